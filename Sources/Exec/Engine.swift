@@ -1,0 +1,343 @@
+import Foundation
+public import Log
+public import Planner
+import Segments
+public import Store
+import Synchronization
+
+/// Settings of the engine (configuration sections `manifest` and `limits`).
+public struct EngineOptions: Sendable {
+    /// How stale an `eventual` read may be.
+    public var pollInterval: Duration = .milliseconds(1000)
+    /// Commit attempts before a write answers 409.
+    public var maxCommitAttempts = 8
+    /// Key prefix inside the store.
+    public var prefix = ""
+
+    public init() {}
+}
+
+/// The engine behind the HTTP API: pins snapshots, plans and runs queries, group-commits
+/// writes. It knows nothing of HTTP; it takes and returns JSON values and throws
+/// `LagoonError`s.
+public final class Engine: Sendable {
+    public let manifests: ManifestStore
+    public let options: EngineOptions
+    let executor = QueryExecutor()
+    private let replicas = Mutex<[String: NamespaceReplica]>([:])
+    private let committers = Mutex<[String: GroupCommitter]>([:])
+
+    public init(store: any ObjectStore, options: EngineOptions = EngineOptions()) {
+        self.options = options
+        manifests = ManifestStore(store: store, prefix: options.prefix)
+    }
+
+    // MARK: Namespaces
+
+    func replica(_ namespace: String) -> NamespaceReplica {
+        replicas.withLock { all in
+            if let existing = all[namespace] { return existing }
+            let created = NamespaceReplica(namespace: namespace, manifests: manifests, pollInterval: options.pollInterval)
+            all[namespace] = created
+            return created
+        }
+    }
+
+    func committer(_ namespace: String) -> GroupCommitter {
+        let replica = replica(namespace)
+        return committers.withLock { all in
+            if let existing = all[namespace] { return existing }
+            let created = GroupCommitter(namespace: namespace, manifests: manifests, replica: replica, maxAttempts: options.maxCommitAttempts)
+            all[namespace] = created
+            return created
+        }
+    }
+
+    static func checkName(_ namespace: String) throws {
+        guard NamespaceLayout.isValidName(namespace) else {
+            throw LagoonError(.badRequest, "invalid namespace name \"\(namespace)\": use 1-128 characters of A-Z a-z 0-9 - _ .")
+        }
+    }
+
+    /// The newest (or eventual, or historical) snapshot; 404 when the namespace does not exist.
+    public func snapshot(_ namespace: String, consistency: ConsistencyLevel = .strong, asOf: UInt64? = nil) async throws -> Snapshot {
+        try Self.checkName(namespace)
+        let replica = replica(namespace)
+        let snapshot: Snapshot?
+        if let asOf {
+            snapshot = try await replica.snapshot(asOf: asOf)
+            guard let snapshot else { throw LagoonError(.notFound, "namespace \(namespace) has no version \(asOf)") }
+            return snapshot
+        }
+        snapshot = try await replica.snapshot(strong: consistency == .strong)
+        guard let snapshot else { throw LagoonError(.notFound, "namespace \(namespace) not found") }
+        return snapshot
+    }
+
+    // MARK: Writes
+
+    /// Validates, resolves and durably commits one write body.
+    public func write(_ namespace: String, body: JSONValue) async throws -> WriteOutcome {
+        try Self.checkName(namespace)
+        if let object = body.objectValue {
+            if let source = object["branch_from_namespace"] {
+                return try await branch(namespace, from: try Self.sourceName(source, object, key: "branch_from_namespace"))
+            }
+            if let source = object["copy_from_namespace"] {
+                return try await copy(namespace, from: try Self.sourceName(source, object, key: "copy_from_namespace"))
+            }
+        }
+        return try await committer(namespace).submit(body)
+    }
+
+    static func sourceName(_ json: JSONValue, _ body: JSONObject, key: String) throws -> String {
+        guard body.count == 1 else { throw LagoonError.invalid(key, "cannot be combined with other write options") }
+        let name = json.stringValue ?? json.objectValue?["source_namespace"]?.stringValue
+        guard let name else { throw LagoonError.invalid(key, "must be a namespace name or {\"source_namespace\": name}") }
+        try checkName(name)
+        return name
+    }
+
+    /// Fails unless the destination of a branch or copy does not exist yet.
+    func requireAbsent(_ namespace: String) async throws {
+        if try await replica(namespace).snapshot(strong: true) != nil {
+            throw LagoonError(.badRequest, "namespace \(namespace) already exists; branch or copy into a new namespace")
+        }
+    }
+
+    /// Copy-on-write branch: the new namespace's first manifest references the source's
+    /// WAL entries (O(1) in the data size); writes then diverge.
+    func branch(_ namespace: String, from source: String) async throws -> WriteOutcome {
+        let parent = try await snapshot(source).manifest
+        try await requireAbsent(namespace)
+        for owner in manifests.owners(of: parent).union([source]) {
+            try await manifests.addBranchReference(owner: owner, branch: namespace)
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let manifest = Manifest(
+            namespace: namespace, version: 1, createdAtMillis: now, updatedAtMillis: now, config: parent.config,
+            wal: parent.wal, nextSeq: parent.nextSeq, indexedThroughSeq: parent.indexedThroughSeq,
+            rowCount: parent.rowCount, logicalBytes: parent.logicalBytes, commitToken: UUID().uuidString.lowercased())
+        try await manifests.registerNamespace(namespace)
+        guard try await manifests.commit(manifest) == .committed else {
+            throw LagoonError(.conflict, "namespace \(namespace) was created concurrently")
+        }
+        await manifests.advanceHint(namespace, to: 1)
+        await replica(namespace).reset()
+        return WriteOutcome()
+    }
+
+    /// Physical copy: the source's live documents become the first write of the destination.
+    func copy(_ namespace: String, from source: String) async throws -> WriteOutcome {
+        let snapshot = try await snapshot(source)
+        try await requireAbsent(namespace)
+        let projection = snapshot.projection
+        var rows: [JSONValue] = []
+        rows.reserveCapacity(projection.liveCount)
+        for row in 0..<projection.rowCount where projection.alive[row] {
+            let document = projection.document(row: row)
+            var object = JSONObject([("id", ResponseBuilder.id(document.id))])
+            if let vector = document.vector { object["vector"] = ResponseBuilder.vector(vector, base64: true) }
+            for name in document.attributes.keys.sorted() { object[name] = document.attributes[name]!.json }
+            rows.append(.object(object))
+        }
+        let config = snapshot.manifest.config
+        var body = JSONObject([("schema", ResponseBuilder.schema(config, forWrite: true)), ("upsert_rows", .array(rows))])
+        if let metric = config.distanceMetric { body["distance_metric"] = .string(metric.rawValue) }
+        var outcome = try await committer(namespace).submit(.object(body))
+        outcome.upserted = []
+        return outcome
+    }
+
+    /// Applies a bare schema map (POST /v1/namespaces/{ns}/schema) and returns the new schema.
+    public func updateSchema(_ namespace: String, body: JSONValue) async throws -> JSONValue {
+        _ = try await write(namespace, body: .object(JSONObject([("schema", body)])))
+        return try await schema(namespace)
+    }
+
+    // MARK: Queries
+
+    public func query(_ namespace: String, body: JSONValue) async throws -> JSONValue {
+        let started = ContinuousClock.now
+        let peek = try await snapshot(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
+        let query = try QueryDecoder.decode(body, config: peek.manifest.config)
+        let (rows, result, executionNanos) = try run(query, on: peek)
+        return .object(JSONObject([
+            ("rows", .array(rows)),
+            ("billing", ResponseBuilder.billing(peek, returned: 0)),
+            ("performance", ResponseBuilder.performance(peek, exhaustive: result.exhaustiveCount, executionNanos: executionNanos,
+                                                        totalNanos: Self.nanos(since: started))),
+        ]))
+    }
+
+    public func multiQuery(_ namespace: String, body: JSONValue) async throws -> JSONValue {
+        let started = ContinuousClock.now
+        let snapshot = try await snapshot(namespace, consistency: Self.consistency(of: body))
+        let request = try QueryDecoder.decodeMulti(body, config: snapshot.manifest.config)
+        var results: [[JSONValue]] = []
+        var exhaustive = 0
+        var executionNanos: UInt64 = 0
+        for query in request.queries {
+            let (rows, result, nanos) = try run(query, on: snapshot)
+            results.append(rows)
+            exhaustive += result.exhaustiveCount
+            executionNanos += nanos
+        }
+        var resultObjects: [JSONValue]
+        if let rrf = request.rerank {
+            // Rows are keyed by their id's JSON text (ids are unique within a namespace).
+            var rowsByID: [String: JSONValue] = [:]
+            let lists = results.map { rows in
+                rows.compactMap { row -> String? in
+                    guard let id = row.objectValue?["id"] else { return nil }
+                    let key = String(decoding: JSONWriter.write(id), as: UTF8.self)
+                    if rowsByID[key] == nil { rowsByID[key] = row }
+                    return key
+                }
+            }
+            let fused = ReciprocalRankFusion.fuse(lists, rankConstant: rrf.rankConstant, weights: rrf.weights)
+            let limit = request.limit ?? request.queries.map(\.topK).max() ?? 10
+            let rows: [JSONValue] = fused.prefix(limit).map { entry in
+                var object = rowsByID[entry.id]?.objectValue ?? JSONObject()
+                object["$dist"] = .double(entry.score)
+                return .object(object)
+            }
+            resultObjects = [.object(JSONObject([("rows", .array(rows))]))]
+        } else {
+            resultObjects = results.map { .object(JSONObject([("rows", .array(Array($0.prefix(request.limit ?? $0.count))))])) }
+        }
+        return .object(JSONObject([
+            ("results", .array(resultObjects)),
+            ("billing", ResponseBuilder.billing(snapshot, returned: 0)),
+            ("performance", ResponseBuilder.performance(snapshot, exhaustive: exhaustive, executionNanos: executionNanos,
+                                                        totalNanos: Self.nanos(since: started))),
+        ]))
+    }
+
+    /// The plan of a query (and, with `analyze: true`, what each operator did).
+    public func explain(_ namespace: String, body: JSONValue) async throws -> JSONValue {
+        let snapshot = try await snapshot(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
+        let query = try QueryDecoder.decode(body, config: snapshot.manifest.config)
+        let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot))
+        var actuals: [OperatorActuals]? = nil
+        if case .bool(true)? = body.objectValue?["analyze"] {
+            actuals = try executor.run(plan, on: snapshot.projection).actuals
+        }
+        return .object(JSONObject([
+            ("plan_text", .string(PlanRenderer.text(plan, actuals: actuals))),
+            ("plan", PlanRenderer.json(plan, actuals: actuals)),
+            ("manifest_version", .int(Int64(snapshot.manifest.version))),
+        ]))
+    }
+
+    func statistics(_ snapshot: Snapshot) -> SnapshotStatistics {
+        let projection = snapshot.projection
+        return SnapshotStatistics(liveRows: projection.liveCount, config: snapshot.manifest.config,
+                                  unindexedVectors: projection.vectors == nil ? 0 : projection.liveCount)
+    }
+
+    func run(_ query: QueryRequest, on snapshot: Snapshot) throws -> ([JSONValue], ExecutionResult, UInt64) {
+        let started = ContinuousClock.now
+        let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot))
+        let result = try executor.run(plan, on: snapshot.projection)
+        let rows = result.rows.map {
+            ResponseBuilder.row($0, projection: snapshot.projection, selection: query.attributes, base64: query.vectorsAsBase64)
+        }
+        return (rows, result, Self.nanos(since: started))
+    }
+
+    /// ANN recall against exhaustive search on `num` sampled documents' own vectors.
+    public func recall(_ namespace: String, body: JSONValue) async throws -> JSONValue {
+        let snapshot = try await snapshot(namespace)
+        let object = body.objectValue ?? JSONObject()
+        let num = Int(object["num"]?.intValue ?? 20)
+        let topK = Int(object["top_k"]?.intValue ?? 10)
+        guard (1...1000).contains(num) else { throw LagoonError.invalid("num", "must be from 1 to 1000") }
+        guard (1...QueryDecoder.maxTopK).contains(topK) else { throw LagoonError.invalid("top_k", "must be from 1 to \(QueryDecoder.maxTopK)") }
+        let filter = try object["filters"].map { try FilterExpression.decode($0, at: JSONPath("filters")) }
+        let projection = snapshot.projection
+        let candidates = (0..<projection.rowCount).filter { projection.alive[$0] && projection.hasVector[$0] }
+        guard !candidates.isEmpty, let vectors = projection.vectors else {
+            return .object(JSONObject([("avg_recall", .double(1)), ("avg_ann_count", .double(0)), ("avg_exhaustive_count", .double(0))]))
+        }
+        var generator = SystemRandomNumberGenerator()
+        var recallSum = 0.0, annCount = 0, exactCount = 0
+        for _ in 0..<num {
+            let row = candidates.randomElement(using: &generator)!
+            var query = QueryRequest()
+            query.topK = topK
+            query.filter = filter
+            query.rankBy = .vector(mode: .ann, query: vectors.rowArray(row))
+            let ann = try executor.run(QueryPlanner.plan(query, statistics: statistics(snapshot)), on: projection).rows.map(\.row)
+            query.rankBy = .vector(mode: .knn, query: vectors.rowArray(row))
+            let exact = try executor.run(QueryPlanner.plan(query, statistics: statistics(snapshot)), on: projection).rows.map(\.row)
+            annCount += ann.count
+            exactCount += exact.count
+            recallSum += exact.isEmpty ? 1 : Double(Set(ann).intersection(exact).count) / Double(exact.count)
+        }
+        return .object(JSONObject([
+            ("avg_recall", .double(recallSum / Double(num))),
+            ("avg_ann_count", .double(Double(annCount) / Double(num))),
+            ("avg_exhaustive_count", .double(Double(exactCount) / Double(num))),
+        ]))
+    }
+
+    // MARK: Metadata
+
+    public func metadata(_ namespace: String) async throws -> JSONValue {
+        let snapshot = try await snapshot(namespace)
+        let manifest = snapshot.manifest
+        let unindexedBytes = manifest.unindexedBytes
+        let index: JSONValue = unindexedBytes == 0
+            ? .object(JSONObject([("status", .string("up-to-date"))]))
+            : .object(JSONObject([("status", .string("updating")), ("unindexed_bytes", .int(Int64(unindexedBytes))),
+                                  ("unindexed_rows", .int(Int64(manifest.rowCount)))]))
+        return .object(JSONObject([
+            ("approx_logical_bytes", .int(Int64(manifest.logicalBytes))),
+            ("approx_row_count", .int(Int64(manifest.rowCount))),
+            ("created_at", .string(ResponseBuilder.iso8601(manifest.createdAtMillis))),
+            ("updated_at", .string(ResponseBuilder.iso8601(manifest.updatedAtMillis))),
+            ("encryption", .object(JSONObject([("mode", .string("default"))]))),
+            ("index", index),
+            ("schema", ResponseBuilder.schema(manifest.config)),
+            ("manifest_version", .int(Int64(manifest.version))),
+        ]))
+    }
+
+    public func schema(_ namespace: String) async throws -> JSONValue {
+        ResponseBuilder.schema(try await snapshot(namespace).manifest.config)
+    }
+
+    public func listNamespaces(prefix: String, cursor: String?, pageSize: Int) async throws -> JSONValue {
+        let page = try await manifests.listNamespaces(namePrefix: prefix, cursor: cursor, limit: pageSize)
+        var object = JSONObject([("namespaces", .array(page.names.map { .object(JSONObject([("id", .string($0))])) }))])
+        object["next_cursor"] = page.next.map { .string($0) } ?? .null
+        return .object(object)
+    }
+
+    public func deleteNamespace(_ namespace: String) async throws {
+        let manifest = try await snapshot(namespace).manifest
+        try await manifests.deleteNamespace(namespace, manifest: manifest)
+        await replica(namespace).reset()
+    }
+
+    /// Loads the namespace's state so the next queries find it in memory.
+    public func warm(_ namespace: String) async throws {
+        _ = try await snapshot(namespace)
+    }
+
+    // MARK: Helpers
+
+    static func consistency(of body: JSONValue) -> ConsistencyLevel {
+        body.objectValue?["consistency"]?.objectValue?["level"]?.stringValue == "eventual" ? .eventual : .strong
+    }
+
+    static func asOf(of body: JSONValue) -> UInt64? {
+        body.objectValue?["as_of"]?.intValue.flatMap { $0 > 0 ? UInt64($0) : nil }
+    }
+
+    static func nanos(since start: ContinuousClock.Instant) -> UInt64 {
+        let d = ContinuousClock.now - start
+        return UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)
+    }
+}

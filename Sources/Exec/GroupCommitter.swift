@@ -1,0 +1,137 @@
+import Foundation
+public import Log
+public import Planner
+import Segments
+import Store
+
+/// Group commit for one namespace (ARCHITECTURE.md §5, Specs/protocol/commit.md).
+///
+/// Requests queue up while a commit is in flight; the next commit takes all of them and
+/// writes one WAL entry. Each attempt re-reads the newest snapshot, decodes and resolves
+/// every queued request against it, writes the entry under a fresh name, and tries to
+/// create the next manifest version. A lost race retries from the top (conditions and
+/// filters may resolve differently now); after `maxAttempts` the requests get 409.
+/// A request is acknowledged only after its manifest version is durable.
+actor GroupCommitter {
+    private struct Pending {
+        let body: JSONValue
+        let continuation: CheckedContinuation<WriteOutcome, any Error>
+    }
+
+    let namespace: String
+    let manifests: ManifestStore
+    let replica: NamespaceReplica
+    let maxAttempts: Int
+    private var queue: [Pending] = []
+    private var draining = false
+
+    init(namespace: String, manifests: ManifestStore, replica: NamespaceReplica, maxAttempts: Int) {
+        self.namespace = namespace
+        self.manifests = manifests
+        self.replica = replica
+        self.maxAttempts = maxAttempts
+    }
+
+    func submit(_ body: JSONValue) async throws -> WriteOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.append(Pending(body: body, continuation: continuation))
+            if !draining {
+                draining = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !queue.isEmpty {
+            let batch = queue
+            queue = []
+            await commit(batch)
+        }
+        draining = false
+    }
+
+    private func commit(_ batch: [Pending]) async {
+        var live = batch
+        do {
+            for _ in 0..<maxAttempts {
+                let attempt = try await prepare(live)
+                for (index, error) in attempt.rejected { live[index].continuation.resume(throwing: error) }
+                live = attempt.accepted.map { live[$0] }
+                guard !live.isEmpty else { return }
+                guard let next = attempt.manifest else {
+                    // Nothing changes (e.g. patches of unknown ids): acknowledge without a commit.
+                    for (pending, outcome) in zip(live, attempt.outcomes) { pending.continuation.resume(returning: outcome) }
+                    return
+                }
+                if next.version == 1 { try await manifests.registerNamespace(namespace) }
+                if let bytes = attempt.entryBytes, let reference = next.wal.last {
+                    try await manifests.store.put(reference.key, bytes, condition: .ifAbsent)
+                }
+                switch try await manifests.commit(next) {
+                case .committed:
+                    await manifests.advanceHint(namespace, to: next.version)
+                    await replica.applyCommitted(next, entry: attempt.entry)
+                    for (pending, outcome) in zip(live, attempt.outcomes) { pending.continuation.resume(returning: outcome) }
+                    return
+                case .lostRace:
+                    continue
+                }
+            }
+            let conflict = LagoonError(.conflict, "write to \(namespace) lost \(maxAttempts) commit races to concurrent writers; retry")
+            for pending in live { pending.continuation.resume(throwing: conflict) }
+        } catch {
+            for pending in live { pending.continuation.resume(throwing: error) }
+        }
+    }
+
+    private struct Attempt {
+        var accepted: [Int] = []
+        var rejected: [(Int, any Error)] = []
+        var outcomes: [WriteOutcome] = []
+        var manifest: Manifest?
+        var entry: WALEntry?
+        var entryBytes: Data?
+    }
+
+    /// Decodes and resolves the batch against the newest snapshot; builds the entry and
+    /// the next manifest (nil when nothing would change).
+    private func prepare(_ batch: [Pending]) async throws -> Attempt {
+        let snapshot = try await replica.snapshot(strong: true)
+        let base = snapshot?.manifest
+        var resolver = WriteResolver(projection: snapshot?.projection ?? NamespaceProjection(config: NamespaceConfig()),
+                                     config: base?.config ?? NamespaceConfig())
+        var attempt = Attempt()
+        var configChanged = false
+        for (index, pending) in batch.enumerated() {
+            do {
+                let request = try WriteRequestDecoder.decode(pending.body, config: resolver.config)
+                if request.config != resolver.config || request.changesConfig { configChanged = true }
+                attempt.outcomes.append(resolver.resolve(request))
+                attempt.accepted.append(index)
+            } catch {
+                attempt.rejected.append((index, error))
+            }
+        }
+        guard !attempt.accepted.isEmpty, !resolver.events.isEmpty || configChanged || base == nil else { return attempt }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let token = UUID().uuidString.lowercased()
+        let seq = base?.nextSeq ?? 1
+        var manifest = Manifest(
+            namespace: namespace, version: (base?.version ?? 0) + 1, createdAtMillis: base?.createdAtMillis ?? now,
+            updatedAtMillis: now, config: resolver.config, wal: base?.wal ?? [], nextSeq: seq,
+            indexedThroughSeq: base?.indexedThroughSeq ?? 0, rowCount: (base?.rowCount ?? 0) + resolver.liveDelta,
+            logicalBytes: (base?.logicalBytes ?? 0) + resolver.bytesDelta, commitToken: token)
+        if !resolver.events.isEmpty {
+            let entry = WALEntry(seq: seq, createdAtMillis: now, writerToken: token, events: resolver.events)
+            let key = manifests.layout(namespace).walKey(seq: seq, token: token)
+            let bytes = WALCodec.encode(entry)
+            manifest.wal.append(WALReference(seq: seq, key: key, events: entry.events.count, bytes: bytes.count))
+            manifest.nextSeq = seq + 1
+            attempt.entry = entry
+            attempt.entryBytes = bytes
+        }
+        attempt.manifest = manifest
+        return attempt
+    }
+}

@@ -1,0 +1,93 @@
+public import Log
+import Segments
+import Store
+
+/// This node's copy of one namespace's state: the newest manifest it knows and the
+/// projection of its WAL, advanced incrementally (the log is append-only, so a newer
+/// version only adds entries). Strong reads revalidate against the store; eventual reads
+/// accept a copy refreshed within the poll interval.
+actor NamespaceReplica {
+    let namespace: String
+    let manifests: ManifestStore
+    let pollInterval: Duration
+    private var current: Snapshot?
+    private var refreshedAt: ContinuousClock.Instant?
+
+    init(namespace: String, manifests: ManifestStore, pollInterval: Duration) {
+        self.namespace = namespace
+        self.manifests = manifests
+        self.pollInterval = pollInterval
+    }
+
+    /// The newest snapshot (nil when the namespace does not exist).
+    func snapshot(strong: Bool) async throws -> Snapshot? {
+        if !strong, let refreshedAt, ContinuousClock.now - refreshedAt < pollInterval {
+            return current
+        }
+        try await refresh()
+        return current
+    }
+
+    /// Reads a historical version (time travel); built from scratch, not cached.
+    func snapshot(asOf version: UInt64) async throws -> Snapshot? {
+        if let current, current.manifest.version == version { return current }
+        guard let manifest = try await manifests.read(namespace, version: version) else { return nil }
+        return try await build(manifest, from: nil)
+    }
+
+    private func refresh() async throws {
+        let known = current?.manifest.version ?? 0
+        let newest = try await manifests.newestVersion(namespace, atLeast: known)
+        refreshedAt = .now
+        guard newest != known else { return }
+        guard let manifest = try await manifests.read(namespace, version: newest) else {
+            current = nil
+            return
+        }
+        let base = current
+        current = nil  // release our copy so the projection is advanced in place
+        current = try await build(manifest, from: base)
+    }
+
+    /// Applies a commit this node just made, without re-reading anything.
+    func applyCommitted(_ manifest: Manifest, entry: WALEntry?) async {
+        guard let version = current?.manifest.version, version + 1 == manifest.version else {
+            current = nil  // out of step: the next read rebuilds
+            refreshedAt = nil
+            return
+        }
+        // Take the projection out so this is its only reference and it advances in place.
+        var projection = current!.projection
+        current = nil
+        if let entry {
+            projection.apply(entry, config: manifest.config)
+        } else {
+            projection.updateConfig(manifest.config)
+        }
+        current = Snapshot(manifest: manifest, projection: projection)
+        refreshedAt = .now
+    }
+
+    /// Forgets everything (after a namespace delete).
+    func reset() {
+        current = nil
+        refreshedAt = nil
+    }
+
+    /// Builds the projection of `manifest`, reusing `base` when the manifest extends it.
+    private func build(_ manifest: Manifest, from base: Snapshot?) async throws -> Snapshot {
+        var projection: NamespaceProjection
+        if let base, base.manifest.version < manifest.version,
+           manifest.createdAtMillis == base.manifest.createdAtMillis {
+            projection = base.projection
+        } else {
+            projection = NamespaceProjection(config: manifest.config)
+        }
+        for reference in manifest.wal where reference.seq > projection.appliedSeq {
+            let entry = try await manifests.readEntry(reference)
+            projection.apply(entry, config: manifest.config)
+        }
+        projection.updateConfig(manifest.config)
+        return Snapshot(manifest: manifest, projection: projection)
+    }
+}

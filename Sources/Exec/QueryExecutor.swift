@@ -1,0 +1,54 @@
+public import Log
+public import Planner
+public import Segments
+
+/// One result row: a projection row and its score (`$dist`) when the query ranks by score.
+public struct ScoredRow: Sendable, Equatable {
+    public var row: Int
+    public var score: Float?
+
+    public init(row: Int, score: Float?) {
+        self.row = row
+        self.score = score
+    }
+}
+
+/// The outcome of running a plan: rows in rank order and each operator's actuals
+/// (depth-first, as `PlanRenderer` expects).
+public struct ExecutionResult: Sendable {
+    public var rows: [ScoredRow]
+    public var actuals: [OperatorActuals]
+    /// Rows whose vectors were compared exactly (for `performance.exhaustive_search_count`).
+    public var exhaustiveCount: Int
+}
+
+/// Runs plans with the Volcano operators against one pinned projection.
+public struct QueryExecutor: Sendable {
+    public let registry: OperatorRegistry
+
+    public init(registry: OperatorRegistry = .standard) {
+        self.registry = registry
+    }
+
+    public func run(_ plan: PlanNode, on projection: NamespaceProjection) throws -> ExecutionResult {
+        let root = try registry.build(plan, context: ExecutionContext(projection: projection))
+        try root.open()
+        defer { root.close() }
+        var rows: [ScoredRow] = []
+        while let batch = try root.next() {
+            let scored = !batch.scores.isEmpty
+            for i in 0..<batch.count {
+                rows.append(ScoredRow(row: Int(batch.rows[i]), score: scored ? batch.scores[i] : nil))
+            }
+        }
+        var actuals: [OperatorActuals] = []
+        var exhaustive = 0
+        func collect(_ op: any PhysicalOperator) {
+            actuals.append(op.actuals)
+            if op is ExactKNNOperator { exhaustive += op.actuals.rows }
+            for child in op.children { collect(child) }
+        }
+        collect(root)
+        return ExecutionResult(rows: rows, actuals: actuals, exhaustiveCount: exhaustive)
+    }
+}

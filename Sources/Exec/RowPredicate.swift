@@ -1,0 +1,164 @@
+public import Log
+public import Planner
+public import Segments
+
+/// A filter compiled against one projection: a closure per condition that reads the
+/// column directly, combined by And/Or/Not. Built once per query, called per row in batches.
+public struct RowPredicate: Sendable {
+    private let test: @Sendable (Int) -> Bool
+
+    public init(_ expression: FilterExpression, projection: NamespaceProjection) {
+        test = Self.compile(expression, projection)
+    }
+
+    @inline(__always)
+    public func matches(_ row: Int) -> Bool { test(row) }
+
+    static func compile(_ expression: FilterExpression, _ projection: NamespaceProjection) -> @Sendable (Int) -> Bool {
+        switch expression {
+        case .and(let items):
+            let tests = items.map { compile($0, projection) }
+            return { row in tests.allSatisfy { $0(row) } }
+        case .or(let items):
+            let tests = items.map { compile($0, projection) }
+            return { row in tests.contains { $0(row) } }
+        case .not(let inner):
+            let test = compile(inner, projection)
+            return { row in !test(row) }
+        case .condition(let attribute, let op, let operand):
+            guard case .value(let operandValue) = operand else {
+                // References are substituted before compiling; an unresolved one matches nothing.
+                return { _ in false }
+            }
+            let valueTest = ValueTest(op: op, operand: operandValue, attribute: attribute, config: projection.config)
+            if attribute == "id" {
+                let ids = projection.ids
+                return { row in valueTest.matches(ids[row].attributeValue) }
+            }
+            guard let column = projection.columns[attribute] else {
+                let nullMatches = valueTest.matches(.null)
+                return { _ in nullMatches }
+            }
+            return { row in valueTest.matches(column[row]) }
+        }
+    }
+}
+
+/// One operator applied to one value.
+struct ValueTest: Sendable {
+    let op: FilterOperator
+    let operand: AttributeValue
+    let list: [AttributeValue]
+    let glob: GlobPattern?
+    let tokenizer: Tokenizer?
+    let operandTokens: Set<String>
+
+    init(op: FilterOperator, operand: AttributeValue, attribute: String, config: NamespaceConfig) {
+        self.op = op
+        self.operand = operand
+        if case .array(let items) = operand { list = items } else { list = [] }
+        switch op {
+        case .glob, .notGlob, .iGlob, .notIGlob:
+            if case .string(let pattern) = operand {
+                glob = GlobPattern(pattern, caseInsensitive: op == .iGlob || op == .notIGlob)
+            } else {
+                glob = nil
+            }
+            tokenizer = nil
+            operandTokens = []
+        case .containsAllTokens, .containsAnyToken:
+            glob = nil
+            let t = Tokenizer(config.schema[attribute]?.fullTextSearch ?? FullTextConfig())
+            tokenizer = t
+            operandTokens = Set(t.tokens(of: operand))
+        default:
+            glob = nil
+            tokenizer = nil
+            operandTokens = []
+        }
+    }
+
+    func matches(_ value: AttributeValue) -> Bool {
+        switch op {
+        case .eq: return equals(value, operand)
+        case .notEq: return !equals(value, operand)
+        case .in: return list.contains { equals(value, $0) }
+        case .notIn: return !list.contains { equals(value, $0) }
+        case .lt: return ordered(value) { $0 < 0 }
+        case .lte: return ordered(value) { $0 <= 0 }
+        case .gt: return ordered(value) { $0 > 0 }
+        case .gte: return ordered(value) { $0 >= 0 }
+        case .contains: return elements(value).contains { equals($0, operand) }
+        case .notContains: return !elements(value).contains { equals($0, operand) }
+        case .containsAny: return elements(value).contains { v in list.contains { equals(v, $0) } }
+        case .notContainsAny: return !elements(value).contains { v in list.contains { equals(v, $0) } }
+        case .glob, .iGlob: return globMatches(value)
+        case .notGlob, .notIGlob: return !globMatches(value)
+        case .containsAllTokens:
+            guard let tokenizer, !operandTokens.isEmpty else { return false }
+            return operandTokens.isSubset(of: tokenizer.tokens(of: value))
+        case .containsAnyToken:
+            guard let tokenizer else { return false }
+            return !operandTokens.isDisjoint(with: tokenizer.tokens(of: value))
+        }
+    }
+
+    private func equals(_ a: AttributeValue, _ b: AttributeValue) -> Bool {
+        AttributeValue.filterEquals(a, b)
+    }
+
+    /// Range comparisons hold only between values of one comparable kind (numbers with
+    /// numbers, strings with strings); null and mixed kinds never match.
+    private func ordered(_ value: AttributeValue, _ accept: (Int) -> Bool) -> Bool {
+        switch (value, operand) {
+        case (.string, .string), (.bool, .bool): break
+        default:
+            guard value.numericValue != nil, operand.numericValue != nil else { return false }
+        }
+        return accept(AttributeValue.compare(value, operand))
+    }
+
+    private func elements(_ value: AttributeValue) -> [AttributeValue] {
+        if case .array(let items) = value { return items }
+        return value.isNull ? [] : [value]
+    }
+
+    private func globMatches(_ value: AttributeValue) -> Bool {
+        guard let glob else { return false }
+        return elements(value).contains { element in
+            if case .string(let s) = element { return glob.matches(s) }
+            return false
+        }
+    }
+}
+
+extension FilterExpression {
+    /// Replaces `{"$ref_new": attr}` operands with the incoming document's values.
+    public func substitutingReferences(_ document: Document) -> FilterExpression {
+        switch self {
+        case .and(let items): return .and(items.map { $0.substitutingReferences(document) })
+        case .or(let items): return .or(items.map { $0.substitutingReferences(document) })
+        case .not(let inner): return .not(inner.substitutingReferences(document))
+        case .condition(let attribute, let op, .referenceToNew(let name)):
+            let value = name == "id" ? document.id.attributeValue : (document.attributes[name] ?? .null)
+            return .condition(attribute: attribute, op: op, operand: .value(value))
+        case .condition: return self
+        }
+    }
+}
+
+extension FilterExpression {
+    /// Evaluates the filter on a whole document (write conditions and documents written
+    /// earlier in the same group commit, which are not in the projection yet).
+    public func matches(_ document: Document, config: NamespaceConfig) -> Bool {
+        switch self {
+        case .and(let items): return items.allSatisfy { $0.matches(document, config: config) }
+        case .or(let items): return items.contains { $0.matches(document, config: config) }
+        case .not(let inner): return !inner.matches(document, config: config)
+        case .condition(let attribute, let op, let operand):
+            guard case .value(let operandValue) = operand else { return false }
+            let value = attribute == "id" ? document.id.attributeValue : (document.attributes[attribute] ?? .null)
+            return ValueTest(op: op, operand: operandValue, attribute: attribute, config: config).matches(value)
+        }
+    }
+}

@@ -1,0 +1,126 @@
+public import Log
+public import Planner
+public import Segments
+
+/// What one write request did, for its response.
+public struct WriteOutcome: Sendable, Equatable {
+    public var upserted: [DocumentID] = []
+    public var patched: [DocumentID] = []
+    public var deleted: [DocumentID] = []
+    public var returnAffectedIDs = false
+    public var logicalBytesWritten = 0
+
+    public var rowsAffected: Int { upserted.count + patched.count + deleted.count }
+}
+
+/// Resolves validated write requests into the facts the log records (ARCHITECTURE.md §5
+/// step 2): filters and conditions are evaluated against the pinned projection plus the
+/// documents earlier requests of the same group commit wrote, and become concrete events.
+struct WriteResolver {
+    let projection: NamespaceProjection
+    private(set) var config: NamespaceConfig
+    /// Documents changed earlier in this batch: the document, or nil once deleted.
+    private var overlay: [DocumentID: Document?] = [:]
+    private(set) var events: [WriteEvent] = []
+    private(set) var liveDelta = 0
+    private(set) var bytesDelta = 0
+
+    init(projection: NamespaceProjection, config: NamespaceConfig) {
+        self.projection = projection
+        self.config = config
+    }
+
+    /// The live document of an id as of the events resolved so far.
+    func current(_ id: DocumentID) -> Document? {
+        if let entry = overlay[id] { return entry }
+        return projection.liveRow(of: id).map { projection.document(row: $0) }
+    }
+
+    private func exists(_ id: DocumentID) -> Bool {
+        if let entry = overlay[id] { return entry != nil }
+        return projection.liveRow(of: id) != nil
+    }
+
+    /// Ids of live documents matching a filter, in id order.
+    func matching(_ filter: FilterExpression) -> [DocumentID] {
+        var ids: [DocumentID] = []
+        let predicate = RowPredicate(filter, projection: projection)
+        for row in 0..<projection.rowCount where projection.alive[row] {
+            let id = projection.ids[row]
+            if overlay[id] == nil, predicate.matches(row) { ids.append(id) }
+        }
+        for (id, document) in overlay {
+            if let document, filter.matches(document, config: config) { ids.append(id) }
+        }
+        return ids.sorted()
+    }
+
+    /// Resolves one request; its config becomes the batch's config.
+    mutating func resolve(_ request: WriteRequest) -> WriteOutcome {
+        config = request.config
+        var outcome = WriteOutcome(returnAffectedIDs: request.returnAffectedIDs)
+
+        if let filter = request.deleteByFilter {
+            for id in matching(filter) where record(.delete(id)) { outcome.deleted.append(id) }
+        }
+        if let (filter, attributes) = request.patchByFilter {
+            for id in matching(filter) where record(.patch(id: id, attributes: attributes, vector: nil)) {
+                outcome.patched.append(id)
+            }
+        }
+        for document in request.upserts {
+            if let condition = request.upsertCondition, let existing = current(document.id),
+               !condition.substitutingReferences(document).matches(existing, config: config) {
+                continue
+            }
+            if record(.upsert(document)) { outcome.upserted.append(document.id) }
+        }
+        for patch in request.patches {
+            guard let existing = current(patch.id) else { continue }
+            if let condition = request.patchCondition {
+                var incoming = existing
+                for (name, value) in patch.attributes { incoming.attributes[name] = value.isNull ? nil : value }
+                if !condition.substitutingReferences(incoming).matches(existing, config: config) { continue }
+            }
+            if record(.patch(id: patch.id, attributes: patch.attributes, vector: patch.vector)) {
+                outcome.patched.append(patch.id)
+            }
+        }
+        for id in request.deletes {
+            guard let existing = current(id) else { continue }
+            if let condition = request.deleteCondition,
+               !condition.substitutingReferences(Document(id: id)).matches(existing, config: config) {
+                continue
+            }
+            if record(.delete(id)) { outcome.deleted.append(id) }
+        }
+        outcome.logicalBytesWritten = outcome.upserted.count == 0 && outcome.patched.count == 0 ? 0 :
+            request.upserts.reduce(0) { $0 + NamespaceProjection.approximateBytes($1) }
+        return outcome
+    }
+
+    /// Appends an event and updates the overlay; false when it changes nothing
+    /// (a patch or delete of a document that does not exist).
+    private mutating func record(_ event: WriteEvent) -> Bool {
+        let before = current(event.id)
+        let after: Document?
+        switch event {
+        case .upsert(let document):
+            after = document
+        case .patch(let id, let attributes, let vector):
+            guard var document = before else { return false }
+            for (name, value) in attributes { document.attributes[name] = value.isNull ? nil : value }
+            if let vector { document.vector = vector }
+            after = document
+            _ = id
+        case .delete:
+            guard before != nil else { return false }
+            after = nil
+        }
+        overlay[event.id] = .some(after)
+        liveDelta += (after == nil ? 0 : 1) - (before == nil ? 0 : 1)
+        bytesDelta += (after.map(NamespaceProjection.approximateBytes) ?? 0) - (before.map(NamespaceProjection.approximateBytes) ?? 0)
+        events.append(event)
+        return true
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// The API keys a server accepts, loaded from `auth.keys_file` (Specs/format/keys-file.md):
+///
+///     [keys.ci-writer]
+///     sha256 = "<hex SHA-256 of the key>"
+///     role = "writer"            # admin | writer | reader (enforced in a later version)
+///
+/// Only hashes are stored; a presented bearer token is hashed and compared in constant time.
+public struct APIKeys: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var id: String
+        public var sha256: String
+        public var role: String
+    }
+
+    public let entries: [Entry]
+
+    public init(entries: [Entry]) {
+        self.entries = entries
+    }
+
+    public static func load(path: String) throws -> APIKeys {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ServerConfig.Invalid(description: "cannot read keys file \(path)")
+        }
+        let values = try TOMLSubset.parse(text)
+        var byID: [String: Entry] = [:]
+        for (key, value) in values where key.hasPrefix("keys.") {
+            let parts = key.dropFirst("keys.".count).split(separator: ".")
+            guard parts.count == 2 else { continue }
+            let id = String(parts[0])
+            var entry = byID[id] ?? Entry(id: id, sha256: "", role: "reader")
+            switch parts[1] {
+            case "sha256": entry.sha256 = value.text.lowercased()
+            case "role": entry.role = value.text
+            default: break
+            }
+            byID[id] = entry
+        }
+        let entries = byID.values.sorted { $0.id < $1.id }
+        for entry in entries where entry.sha256.count != 64 {
+            throw ServerConfig.Invalid(description: "keys file \(path): key \(entry.id) needs a 64-hex-digit sha256")
+        }
+        guard !entries.isEmpty else { throw ServerConfig.Invalid(description: "keys file \(path) defines no [keys.<id>] entries") }
+        return APIKeys(entries: entries)
+    }
+
+    /// The hash line to put in a keys file for a new key.
+    public static func hash(_ key: String) -> String { SHA256.hex(key) }
+
+    /// The entry whose hash matches the token, compared in constant time per entry.
+    public func authenticate(_ token: String) -> Entry? {
+        let presented = Array(SHA256.hex(token).utf8)
+        var found: Entry?
+        for entry in entries {
+            let stored = Array(entry.sha256.utf8)
+            var difference: UInt8 = stored.count == presented.count ? 0 : 1
+            for i in 0..<min(stored.count, presented.count) { difference |= stored[i] ^ presented[i] }
+            if difference == 0 { found = entry }
+        }
+        return found
+    }
+}

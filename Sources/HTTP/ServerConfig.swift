@@ -1,0 +1,88 @@
+public import Foundation
+
+/// Server configuration: defaults, then `lagoon.toml`, then `LAGOON_SECTION__KEY`
+/// environment variables (env wins), with the sections and keys of the deployment guide.
+public struct ServerConfig: Sendable, Equatable {
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 8080
+    public var listenExplicit = false
+    public var embeddedIndexer = false
+    public var storageBackend = "fs"
+    public var storageRoot = "./lagoon-data"
+    public var storagePrefix = ""
+    public var keysFile: String?
+    public var pollIntervalMillis = 1000
+    /// Largest accepted request body.
+    public var maxBodyBytes = 256 * 1024 * 1024
+    public var logFormat = "text"
+
+    public init() {}
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Loads the file (when given or when `lagoon.toml` exists) and applies the environment.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfig {
+        var values: [String: TOMLSubset.Value] = [:]
+        let path = file ?? (FileManager.default.fileExists(atPath: "lagoon.toml") ? "lagoon.toml" : nil)
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw Invalid(description: "cannot read config file \(path)")
+            }
+            do { values = try TOMLSubset.parse(text) } catch { throw Invalid(description: "\(path): \(error)") }
+        }
+        for (name, value) in environment where name.hasPrefix("LAGOON_") {
+            let key = name.dropFirst("LAGOON_".count).lowercased().replacingOccurrences(of: "__", with: ".")
+            values[key] = .string(value)
+        }
+        var config = ServerConfig()
+        try config.apply(values)
+        return config
+    }
+
+    mutating func apply(_ values: [String: TOMLSubset.Value]) throws {
+        for (key, value) in values {
+            let text = value.text
+            switch key {
+            case "server.listen":
+                try setListen(text)
+                listenExplicit = true
+            case "server.embedded_indexer": embeddedIndexer = try Self.bool(text, key)
+            case "server.max_body_bytes": maxBodyBytes = try Self.int(text, key)
+            case "storage.backend":
+                guard text == "fs" else { throw Invalid(description: "storage.backend \"\(text)\": only \"fs\" is available in this version (S3 is planned)") }
+                storageBackend = text
+            case "storage.root": storageRoot = text
+            case "storage.prefix": storagePrefix = text
+            case "auth.keys_file": keysFile = text.isEmpty ? nil : text
+            case "manifest.poll_interval_ms": pollIntervalMillis = try Self.int(text, key)
+            case "observability.log_format": logFormat = text
+            default:
+                // Sections of the deployment guide that later versions use are accepted and ignored.
+                continue
+            }
+        }
+    }
+
+    public mutating func setListen(_ text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw Invalid(description: "server.listen \"\(text)\" must be HOST:PORT")
+        }
+        listenHost = String(text[..<colon])
+        listenPort = port
+    }
+
+    static func bool(_ text: String, _ key: String) throws -> Bool {
+        switch text.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw Invalid(description: "\(key) must be true or false, got \(text)")
+        }
+    }
+
+    static func int(_ text: String, _ key: String) throws -> Int {
+        guard let v = Int(text.replacingOccurrences(of: "_", with: "")) else { throw Invalid(description: "\(key) must be an integer, got \(text)") }
+        return v
+    }
+}

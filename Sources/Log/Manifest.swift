@@ -1,0 +1,95 @@
+public import Foundation
+
+/// A reference from the manifest to one committed WAL entry.
+public struct WALReference: Sendable, Codable, Equatable {
+    public var seq: UInt64
+    public var key: String
+    public var events: Int
+    public var bytes: Int
+
+    public init(seq: UInt64, key: String, events: Int, bytes: Int) {
+        self.seq = seq
+        self.key = key
+        self.events = events
+        self.bytes = bytes
+    }
+}
+
+/// One immutable manifest version: the complete logical state pointer of a namespace
+/// (Specs/format/manifest.md). Creating `manifest/{version}` is the commit.
+public struct Manifest: Sendable, Codable, Equatable {
+    public var namespace: String
+    public var version: UInt64
+    public var createdAtMillis: Int64
+    public var updatedAtMillis: Int64
+    public var config: NamespaceConfig
+    /// Committed WAL entries not yet folded into segments, in sequence order.
+    public var wal: [WALReference]
+    public var nextSeq: UInt64
+    /// Every event with seq ≤ this is covered by `segments` (0 until the indexer lands).
+    public var indexedThroughSeq: UInt64
+    /// Live documents after this version (maintained by the writer).
+    public var rowCount: Int
+    /// Approximate logical bytes of live documents.
+    public var logicalBytes: Int
+    /// Unique per commit attempt: after an ambiguous store answer the writer reads the
+    /// version back and compares this to learn whether its own attempt landed.
+    public var commitToken: String
+
+    public init(namespace: String, version: UInt64, createdAtMillis: Int64, updatedAtMillis: Int64,
+                config: NamespaceConfig, wal: [WALReference], nextSeq: UInt64, indexedThroughSeq: UInt64,
+                rowCount: Int, logicalBytes: Int, commitToken: String) {
+        self.namespace = namespace
+        self.version = version
+        self.createdAtMillis = createdAtMillis
+        self.updatedAtMillis = updatedAtMillis
+        self.config = config
+        self.wal = wal
+        self.nextSeq = nextSeq
+        self.indexedThroughSeq = indexedThroughSeq
+        self.rowCount = rowCount
+        self.logicalBytes = logicalBytes
+        self.commitToken = commitToken
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case namespace, version, config, wal
+        case createdAtMillis = "created_at_ms"
+        case updatedAtMillis = "updated_at_ms"
+        case nextSeq = "next_seq"
+        case indexedThroughSeq = "indexed_through_seq"
+        case rowCount = "row_count"
+        case logicalBytes = "logical_bytes"
+        case commitToken = "commit_token"
+    }
+
+    /// Bytes of WAL entries not yet indexed.
+    public var unindexedBytes: Int {
+        wal.reduce(0) { $0 + ($1.seq > indexedThroughSeq ? $1.bytes : 0) }
+    }
+}
+
+/// Encodes manifests: JSON (sorted keys) inside the checksummed envelope, format "manifest" v1.
+public enum ManifestCodec {
+    public static let format = "manifest"
+    public static let version: UInt16 = 1
+    public static let readable: ClosedRange<UInt16> = 1...1
+
+    public static func encode(_ manifest: Manifest) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = try encoder.encode(manifest)
+        return ObjectEnvelope.seal(format: format, version: version, payload: Array(json))
+    }
+
+    public static func decode(_ data: Data, object: String) throws -> Manifest {
+        try ObjectEnvelope.open(data, format: format, object: object, supported: readable) { r, _ in
+            let json = Data(try r.rawBytes(r.remaining))
+            do {
+                return try JSONDecoder().decode(Manifest.self, from: json)
+            } catch {
+                throw r.corrupt("manifest JSON does not decode: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+/// A parsed JSON value. Integers keep their exact value; objects keep key order.
+public enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    /// An integer above `Int64.max`.
+    case uint(UInt64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+
+    public var kindName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .uint, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    public var objectValue: JSONObject? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let v): return Double(v)
+        case .uint(let v): return Double(v)
+        case .double(let v): return v
+        default: return nil
+        }
+    }
+
+    public var intValue: Int64? {
+        switch self {
+        case .int(let v): return v
+        case .double(let v) where v.rounded() == v && abs(v) < 9.0e15: return Int64(v)
+        default: return nil
+        }
+    }
+}
+
+/// A JSON object: ordered key/value pairs with keyed lookup.
+public struct JSONObject: Sendable, Equatable {
+    public private(set) var pairs: [(key: String, value: JSONValue)] = []
+    private var index: [String: Int] = [:]
+
+    public init() {}
+
+    public init(_ pairs: [(String, JSONValue)]) {
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        get { index[key].map { pairs[$0].value } }
+        set {
+            if let i = index[key] {
+                if let newValue { pairs[i].value = newValue } else {
+                    pairs.remove(at: i)
+                    index = Dictionary(uniqueKeysWithValues: pairs.enumerated().map { ($1.key, $0) })
+                }
+            } else if let newValue {
+                index[key] = pairs.count
+                pairs.append((key, newValue))
+            }
+        }
+    }
+
+    public var keys: [String] { pairs.map(\.key) }
+    public var count: Int { pairs.count }
+
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        a.pairs.count == b.pairs.count && zip(a.pairs, b.pairs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+}

@@ -1,0 +1,171 @@
+public import Log
+
+/// The materialised state of a namespace: every row the log has produced, with a
+/// liveness flag, columnar attributes, vectors and full-text indexes.
+///
+/// Rows are append-only: an upsert or patch of an existing id kills the old row and
+/// appends a new one, so the projection at a given sequence number is immutable and a
+/// copy of this struct is an O(1) snapshot (see `ChunkedColumn`). Today every row lives
+/// here (the WAL tail); segments built by the indexer will take rows out of it.
+public struct NamespaceProjection: Sendable {
+    public private(set) var config: NamespaceConfig
+    /// The highest sequence number applied.
+    public private(set) var appliedSeq: UInt64 = 0
+    public private(set) var ids: [DocumentID] = []
+    public private(set) var alive: [Bool] = []
+    public private(set) var liveCount = 0
+    /// Row-major vectors; rows without a vector hold zeros and `hasVector` false.
+    public private(set) var vectors: ChunkedColumn<Float>?
+    public private(set) var hasVector: [Bool] = []
+    /// 1/‖v‖ per row (0 for zero vectors), for cosine distance.
+    public private(set) var inverseNorms: ChunkedColumn<Float> = ChunkedColumn()
+    public private(set) var columns: [String: ChunkedColumn<AttributeValue>] = [:]
+    public private(set) var textIndexes: [String: TextIndex] = [:]
+    public private(set) var rowForID: [DocumentID: Int32] = [:]
+    /// Approximate bytes of live documents.
+    public private(set) var logicalBytes = 0
+
+    public init(config: NamespaceConfig) {
+        self.config = config
+        for (name, fts) in config.fullTextAttributes {
+            textIndexes[name] = TextIndex(config: fts)
+        }
+    }
+
+    public var rowCount: Int { ids.count }
+    public var dimension: Int? { vectors?.width }
+
+    /// The attribute value of a row (null when absent).
+    public func value(_ attribute: String, row: Int) -> AttributeValue {
+        if attribute == "id" { return ids[row].attributeValue }
+        guard let column = columns[attribute] else { return .null }
+        return column[row]
+    }
+
+    /// The live row of an id, if any.
+    public func liveRow(of id: DocumentID) -> Int? {
+        guard let row = rowForID[id], alive[Int(row)] else { return nil }
+        return Int(row)
+    }
+
+    /// The whole document stored in a row.
+    public func document(row: Int) -> Document {
+        var attributes: [String: AttributeValue] = [:]
+        for (name, column) in columns {
+            let v = column[row]
+            if !v.isNull { attributes[name] = v }
+        }
+        let vector = hasVector[row] ? vectors?.rowArray(row) : nil
+        return Document(id: ids[row], vector: vector, attributes: attributes)
+    }
+
+    /// Applies a committed entry's config and events. Entries must arrive in sequence order.
+    public mutating func apply(_ entry: WALEntry, config newConfig: NamespaceConfig) {
+        precondition(entry.seq > appliedSeq, "entry \(entry.seq) applied after \(appliedSeq)")
+        updateConfig(newConfig)
+        for event in entry.events { apply(event) }
+        appliedSeq = entry.seq
+    }
+
+    /// Adopts a newer config: full-text attributes that appear get an index over existing rows.
+    public mutating func updateConfig(_ newConfig: NamespaceConfig) {
+        for (name, fts) in newConfig.fullTextAttributes where textIndexes[name]?.tokenizer.config != fts {
+            var index = TextIndex(config: fts)
+            let column = columns[name]
+            for row in 0..<rowCount {
+                let v = column?[row] ?? .null
+                index.add(row: Int32(row), value: v)
+                if !alive[row] { index.remove(row: Int32(row), value: v) }
+            }
+            textIndexes[name] = index
+        }
+        for name in textIndexes.keys where newConfig.schema[name]?.fullTextSearch == nil {
+            textIndexes[name] = nil
+        }
+        config = newConfig
+    }
+
+    mutating func apply(_ event: WriteEvent) {
+        switch event {
+        case .upsert(let document):
+            kill(event.id)
+            append(document)
+        case .patch(let id, let changes, let vector):
+            guard let row = liveRow(of: id) else { return }
+            var document = self.document(row: row)
+            for (name, value) in changes {
+                document.attributes[name] = value.isNull ? nil : value
+            }
+            if let vector { document.vector = vector }
+            kill(id)
+            append(document)
+        case .delete(let id):
+            kill(id)
+        }
+    }
+
+    private mutating func kill(_ id: DocumentID) {
+        guard let row = liveRow(of: id) else { return }
+        alive[row] = false
+        liveCount -= 1
+        logicalBytes -= Self.approximateBytes(document(row: row))
+        for name in textIndexes.keys {
+            textIndexes[name]!.remove(row: Int32(row), value: value(name, row: row))
+        }
+    }
+
+    private mutating func append(_ document: Document) {
+        let row = Int32(ids.count)
+        ids.append(document.id)
+        alive.append(true)
+        liveCount += 1
+        rowForID[document.id] = row
+        logicalBytes += Self.approximateBytes(document)
+
+        if let vector = document.vector {
+            if vectors == nil {
+                var column = ChunkedColumn<Float>(width: vector.count)
+                let zeros = [Float](repeating: 0, count: vector.count)
+                for _ in 0..<Int(row) { column.append(contentsOf: zeros) }
+                vectors = column
+            }
+            vectors!.append(contentsOf: vector)
+            var squared: Float = 0
+            for x in vector { squared += x * x }
+            inverseNorms.append(squared > 0 ? 1 / squared.squareRoot() : 0)
+            hasVector.append(true)
+        } else {
+            if let width = vectors?.width { vectors!.append(contentsOf: [Float](repeating: 0, count: width)) }
+            inverseNorms.append(0)
+            hasVector.append(false)
+        }
+
+        for (name, value) in document.attributes where columns[name] == nil && !value.isNull {
+            var column = ChunkedColumn<AttributeValue>()
+            for _ in 0..<Int(row) { column.append(.null) }
+            columns[name] = column
+        }
+        for name in columns.keys {
+            columns[name]!.append(document.attributes[name] ?? .null)
+        }
+        for name in textIndexes.keys {
+            textIndexes[name]!.add(row: row, value: document.attributes[name] ?? .null)
+        }
+    }
+
+    public static func approximateBytes(_ document: Document) -> Int {
+        var bytes = 8 + (document.vector?.count ?? 0) * 4
+        for (name, value) in document.attributes { bytes += name.utf8.count + valueBytes(value) }
+        return bytes
+    }
+
+    static func valueBytes(_ value: AttributeValue) -> Int {
+        switch value {
+        case .null: return 0
+        case .bool: return 1
+        case .int, .uint, .float: return 8
+        case .string(let s): return s.utf8.count
+        case .array(let items): return items.reduce(0) { $0 + valueBytes($1) }
+        }
+    }
+}

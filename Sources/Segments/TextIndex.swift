@@ -1,0 +1,63 @@
+public import Log
+
+/// The in-memory inverted index of one full-text attribute over a projection's rows,
+/// with the namespace-wide statistics BM25 needs (N, average length, document frequency)
+/// counted over live rows only, so scores do not depend on how rows are laid out.
+public struct TextIndex: Sendable {
+    public struct Postings: Sendable {
+        public var rows: [Int32] = []
+        public var termFrequencies: [UInt16] = []
+        /// Live rows containing the term.
+        public var documentFrequency = 0
+    }
+
+    public let tokenizer: Tokenizer
+    public private(set) var postings: [String: Postings] = [:]
+    /// Token count per row (0 for rows without text).
+    public private(set) var lengths: ChunkedColumn<UInt32> = ChunkedColumn()
+    /// Live rows with at least one token.
+    public private(set) var documentCount = 0
+    public private(set) var totalLength = 0
+
+    public init(config: FullTextConfig) {
+        tokenizer = Tokenizer(config)
+    }
+
+    public var averageLength: Double {
+        documentCount == 0 ? 0 : Double(totalLength) / Double(documentCount)
+    }
+
+    /// Indexes the value of row `row` (rows arrive in order, each exactly once).
+    public mutating func add(row: Int32, value: AttributeValue) {
+        precondition(Int(row) == lengths.count, "rows must be added in order")
+        let tokens = tokenizer.tokens(of: value)
+        lengths.append(UInt32(tokens.count))
+        guard !tokens.isEmpty else { return }
+        documentCount += 1
+        totalLength += tokens.count
+        var counts: [String: Int] = [:]
+        for token in tokens { counts[token, default: 0] += 1 }
+        for (term, tf) in counts {
+            postings[term, default: Postings()].rows.append(row)
+            postings[term]!.termFrequencies.append(UInt16(clamping: tf))
+            postings[term]!.documentFrequency += 1
+        }
+    }
+
+    /// Takes a row out of the statistics when it dies; `value` is the row's stored value.
+    public mutating func remove(row: Int32, value: AttributeValue) {
+        let length = Int(lengths[Int(row)])
+        guard length > 0 else { return }
+        documentCount -= 1
+        totalLength -= length
+        for term in Set(tokenizer.tokens(of: value)) {
+            postings[term]?.documentFrequency -= 1
+        }
+    }
+
+    /// Query terms, deduplicated in first-seen order.
+    public func queryTerms(_ text: String) -> [String] {
+        var seen = Set<String>()
+        return tokenizer.tokens(text).filter { seen.insert($0).inserted }
+    }
+}

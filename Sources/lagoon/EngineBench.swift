@@ -1,0 +1,132 @@
+import ArgumentParser
+import Exec
+import Foundation
+import Log
+import Planner
+import Store
+
+/// Engine throughput without HTTP: ingest and exact vector / BM25 queries on the WordNet
+/// benchmark data, against a temporary folder store.
+struct EngineBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Ingest ../shared/bench through the engine and time exact vector and BM25 queries.")
+
+    @Option(help: "Folder with docs.jsonl, base.f16, queries.f32, queries.jsonl, groundtruth.i32.") var data = "../shared/bench"
+    @Option(help: "Documents to ingest (0 = all).") var docs = 0
+    @Option(help: "Queries to run.") var queries = 200
+    @Option(help: "Documents per write batch.") var batch = 1000
+
+    func run() async throws {
+        let base = try BenchData.load(folder: data, limit: docs)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lagoon-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let engine = Engine(store: try FileSystemStore(path: folder.path))
+        print("dataset: \(data) (\(base.count) docs, \(base.dimension)-d); store: temp folder; one process")
+
+        let ingestStart = ContinuousClock.now
+        var first = true
+        for start in stride(from: 0, to: base.count, by: batch) {
+            let end = min(base.count, start + batch)
+            var rows: [JSONValue] = []
+            for i in start..<end {
+                let vector = Array(base.vectors[i * base.dimension..<(i + 1) * base.dimension])
+                rows.append(.object(JSONObject([
+                    ("id", .int(Int64(i))),
+                    ("vector", .string(vector.withUnsafeBytes { Data($0) }.base64EncodedString())),
+                    ("text", .string(base.texts[i])), ("pos", .string(base.pos[i])),
+                ])))
+            }
+            var body = JSONObject([("upsert_rows", .array(rows))])
+            if first {
+                body["distance_metric"] = .string("cosine_distance")
+                body["schema"] = .object(JSONObject([("text", .object(JSONObject([("type", .string("string")), ("full_text_search", .bool(true))])))]))
+                first = false
+            }
+            _ = try await engine.write("bench", body: .object(body))
+        }
+        let ingestSeconds = Self.seconds(ContinuousClock.now - ingestStart)
+        print(String(format: "ingest: %d docs in %.2f s = %.0f docs/s (durable acks, batches of %d, sequential)",
+                     base.count, ingestSeconds, Double(base.count) / ingestSeconds, batch))
+
+        let queryVectors = try BenchData.queryVectors(folder: data, dimension: base.dimension)
+        let n = min(queries, queryVectors.count)
+        var latencies: [Double] = []
+        for q in 0..<n {
+            let body = JSONValue.object(JSONObject([
+                ("rank_by", .array([.string("vector"), .string("kNN"), .array(queryVectors[q].map { .double(Double($0)) })])),
+                ("top_k", .int(10)),
+            ]))
+            let start = ContinuousClock.now
+            _ = try await engine.query("bench", body: body)
+            latencies.append(Self.seconds(ContinuousClock.now - start) * 1000)
+        }
+        print(Self.summary("exact kNN top-10 (engine, incl. JSON decode)", latencies))
+
+        let texts = try BenchData.queryTexts(folder: data)
+        latencies = []
+        for q in 0..<min(n, texts.count) {
+            let body = JSONValue.object(JSONObject([
+                ("rank_by", .array([.string("text"), .string("BM25"), .string(texts[q])])), ("top_k", .int(10)),
+            ]))
+            let start = ContinuousClock.now
+            _ = try await engine.query("bench", body: body)
+            latencies.append(Self.seconds(ContinuousClock.now - start) * 1000)
+        }
+        print(Self.summary("BM25 top-10 (engine)", latencies))
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    static func summary(_ label: String, _ latencies: [Double]) -> String {
+        let sorted = latencies.sorted()
+        guard !sorted.isEmpty else { return "\(label): no queries" }
+        func p(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        return String(format: "%@: %d queries, p50 %.2f ms, p99 %.2f ms, mean %.2f ms, %.0f QPS single-threaded",
+                      label, sorted.count, p(0.5), p(0.99), sorted.reduce(0, +) / Double(sorted.count),
+                      1000 / (sorted.reduce(0, +) / Double(sorted.count)))
+    }
+}
+
+/// Reads the benchmark files of ../shared/bench (see its README).
+struct BenchData {
+    var count: Int
+    var dimension: Int
+    var vectors: [Float]
+    var texts: [String]
+    var pos: [String]
+
+    static func load(folder: String, limit: Int) throws -> BenchData {
+        let dimension = 384
+        guard let raw = FileManager.default.contents(atPath: "\(folder)/base.f16"),
+              let docs = FileManager.default.contents(atPath: "\(folder)/docs.jsonl") else {
+            throw ValidationError("benchmark data not found in \(folder)")
+        }
+        let total = raw.count / (2 * dimension)
+        let count = limit > 0 ? min(limit, total) : total
+        let vectors: [Float] = raw.withUnsafeBytes { bytes in
+            (0..<count * dimension).map { Float(Float16(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) }
+        }
+        var texts: [String] = [], pos: [String] = []
+        for line in docs.split(separator: UInt8(ascii: "\n")).prefix(count) {
+            let object = try JSONParser.parse(Array(line)).objectValue
+            texts.append(object?["text"]?.stringValue ?? "")
+            pos.append(object?["pos"]?.stringValue ?? "")
+        }
+        return BenchData(count: count, dimension: dimension, vectors: vectors, texts: texts, pos: pos)
+    }
+
+    static func queryVectors(folder: String, dimension: Int) throws -> [[Float]] {
+        guard let raw = FileManager.default.contents(atPath: "\(folder)/queries.f32") else { throw ValidationError("queries.f32 missing") }
+        let floats: [Float] = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return stride(from: 0, to: floats.count, by: dimension).map { Array(floats[$0..<$0 + dimension]) }
+    }
+
+    static func queryTexts(folder: String) throws -> [String] {
+        guard let raw = FileManager.default.contents(atPath: "\(folder)/queries.jsonl") else { throw ValidationError("queries.jsonl missing") }
+        return try raw.split(separator: UInt8(ascii: "\n")).map { try JSONParser.parse(Array($0)).objectValue?["text"]?.stringValue ?? "" }
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Exec
+import Foundation
+import HTTP
+import Hummingbird
+import Logging
+import Store
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP server (turbopuffer v2 wire API plus Lagoon extensions).",
+        discussion: """
+        Configuration comes from lagoon.toml (or --config) and LAGOON_SECTION__KEY environment
+        variables (env wins); the flags below win over both.
+        """
+    )
+
+    @Option(help: "Path of a lagoon.toml config file.") var config: String?
+    @Option(help: "Storage folder (storage.root). Default ./lagoon-data.") var root: String?
+    @Option(help: "HOST:PORT to listen on (server.listen). Default 127.0.0.1:8080.") var listen: String?
+    @Flag(help: "Load the sample namespace `wordnet-sample` from Fixtures/ when it does not exist.") var sample = false
+    @Option(help: "The sample file to load with --sample.") var sampleFile = "Fixtures/sample/wordnet-sample.jsonl"
+
+    func run() async throws {
+        var settings = try ServerConfig.load(file: config)
+        if let root { settings.storageRoot = root }
+        if let listen {
+            try settings.setListen(listen)
+            settings.listenExplicit = true
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "lagoon")
+        let keys = try settings.keysFile.map { try APIKeys.load(path: $0) }
+        if keys == nil {
+            if !Self.isLoopback(settings.listenHost) {
+                logger.warning("no auth.keys_file configured: binding to 127.0.0.1 instead of \(settings.listenHost)")
+                settings.listenHost = "127.0.0.1"
+            }
+            logger.warning("no auth.keys_file configured: any bearer token is accepted (loopback only)")
+        }
+        try FileManager.default.createDirectory(atPath: settings.storageRoot, withIntermediateDirectories: true)
+        let store = try FileSystemStore(path: settings.storageRoot)
+        var options = EngineOptions()
+        options.pollInterval = .milliseconds(settings.pollIntervalMillis)
+        options.prefix = settings.storagePrefix
+        let engine = Engine(store: store, options: options)
+        if settings.embeddedIndexer {
+            logger.notice("server.embedded_indexer is set, but this version has no indexer yet: every query scans the WAL tail exactly")
+        }
+        if sample {
+            let loaded = try await SampleLoader.loadIfMissing(engine: engine, file: sampleFile)
+            logger.info("\(loaded ? "loaded" : "found") sample namespace \(SampleLoader.namespace)")
+        }
+        let host = settings.listenHost
+        let storageRoot = settings.storageRoot
+        let showSample = sample
+        let app = LagoonServer.application(
+            engine: engine, keys: keys, host: host, port: settings.listenPort, maxBodyBytes: settings.maxBodyBytes, logger: logger,
+            onServerRunning: { port in
+                var banner = "lagoon listening on http://\(host):\(port) (storage: \(storageRoot))\n"
+                if showSample { banner += SampleLoader.tryThis(host: host, port: port) + "\n" }
+                FileHandle.standardOutput.write(Data(banner.utf8))
+            })
+        try await app.runService()
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host.hasPrefix("127.") || host == "::1"
+    }
+}

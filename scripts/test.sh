@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: Swift unit/contract/golden tests, end-to-end tests with the official
+# turbopuffer Python client (crash and concurrency tests included), and the benchmark smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+
+swift build --build-tests
+swift test --skip-build 2>&1 | tee /tmp/lagoon-swift-test.log
+grep -qE "Test run with [0-9]+ tests? in [0-9]+ suites? passed|Executed [0-9]+ tests?, with 0 failures" /tmp/lagoon-swift-test.log
+
+LAGOON_BIN="$PWD/.build/debug/lagoon" python3 -m pytest -q tests/e2e
+if [ -f benchmarks/run.py ]; then
+  swift build -c release --product lagoon
+  python3 benchmarks/run.py --quick --skip-build --lagoon-bin "$PWD/.build/release/lagoon"
+fi
