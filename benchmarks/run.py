@@ -351,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             "hardware": hardware_info(),
             "versions": package_versions(),
             "data_dir": str(data_dir),
+            "machine_name": machine,
             "batch": a.batch,
             "concurrency": a.concurrency,
         },
