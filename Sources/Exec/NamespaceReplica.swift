@@ -44,9 +44,11 @@ actor NamespaceReplica {
             current = nil
             return
         }
-        let base = current
-        current = nil  // release our copy so the projection is advanced in place
-        current = try await build(manifest, from: base)
+        let built = try await build(manifest, from: current)
+        // The actor is re-entrant across the awaits above: a concurrent refresh or commit
+        // may have installed a newer version meanwhile; never go backwards.
+        if let installed = current, installed.manifest.version >= built.manifest.version { return }
+        current = built
     }
 
     /// Applies a commit this node just made, without re-reading anything.

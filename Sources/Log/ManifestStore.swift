@@ -30,12 +30,18 @@ public struct ManifestStore: Sendable {
     /// Reads one manifest version, or nil when it does not exist.
     public func read(_ namespace: String, version: UInt64) async throws -> Manifest? {
         let key = layout(namespace).manifestKey(version)
+        let manifest: Manifest
         do {
             let object = try await store.get(key)
-            return try ManifestCodec.decode(object.bytes, object: key)
+            manifest = try ManifestCodec.decode(object.bytes, object: key)
         } catch let error as StoreError where error.code == .notFound {
             return nil
         }
+        // A checksummed manifest under the wrong key (copied or misplaced) is still corrupt.
+        guard manifest.version == version, manifest.namespace == namespace else {
+            throw FormatError(.corrupt, object: key, "holds version \(manifest.version) of \(manifest.namespace)")
+        }
+        return manifest
     }
 
     /// The newest committed version number (0 when the namespace has none).
@@ -171,6 +177,10 @@ public struct ManifestStore: Sendable {
     /// Reads and decodes one WAL entry.
     public func readEntry(_ reference: WALReference) async throws -> WALEntry {
         let object = try await store.get(reference.key)
-        return try WALCodec.decode(object.bytes, object: reference.key)
+        let entry = try WALCodec.decode(object.bytes, object: reference.key)
+        guard entry.seq == reference.seq else {
+            throw FormatError(.corrupt, object: reference.key, "entry has seq \(entry.seq), the manifest expects \(reference.seq)")
+        }
+        return entry
     }
 }

@@ -76,8 +76,8 @@ public enum ObjectEnvelope {
             guard Encoding(rawValue: encoding) != nil else {
                 throw FormatError(.tooNew, object: object, "unknown vector encoding \(encoding)")
             }
-            let length = Int(try header.u64())
-            guard length == header.remaining else {
+            let length = try header.u64()  // compared as u64: Int(_:) would trap above Int.max
+            guard length == UInt64(header.remaining) else {
                 throw FormatError(.corrupt, object: object, "payload length \(length) does not match \(header.remaining)")
             }
             var payload = BinaryReader(raw, offset: header.offset, end: checked, object: object)

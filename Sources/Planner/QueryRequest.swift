@@ -141,7 +141,9 @@ public enum QueryDecoder {
                         guard let k = value.doubleValue, k >= 0 else { throw p.index(1).key(key).invalid("must be a non-negative number") }
                         rrf.rankConstant = k
                     case "weights":
-                        guard let ws = value.arrayValue?.compactMap(\.doubleValue), ws.count == queries.count, ws.allSatisfy({ $0 >= 0 }) else {
+                        // Every element must be a number: compactMap alone would drop the others silently.
+                        let ws = value.arrayValue?.compactMap(\.doubleValue) ?? []
+                        guard ws.count == value.arrayValue?.count, ws.count == queries.count, ws.allSatisfy({ $0 >= 0 }) else {
                             throw p.index(1).key(key).invalid("must hold one non-negative weight per query (\(queries.count))")
                         }
                         rrf.weights = ws

@@ -79,7 +79,7 @@ public struct NamespaceProjection: Sendable {
             }
             textIndexes[name] = index
         }
-        for name in textIndexes.keys where newConfig.schema[name]?.fullTextSearch == nil {
+        for name in Array(textIndexes.keys) where newConfig.schema[name]?.fullTextSearch == nil {
             textIndexes[name] = nil
         }
         config = newConfig
@@ -109,8 +109,9 @@ public struct NamespaceProjection: Sendable {
         alive[row] = false
         liveCount -= 1
         logicalBytes -= Self.approximateBytes(document(row: row))
-        for name in textIndexes.keys {
-            textIndexes[name]!.remove(row: Int32(row), value: value(name, row: row))
+        for name in textIndexNames {
+            let old = value(name, row: row)
+            textIndexes[name]!.remove(row: Int32(row), value: old)
         }
     }
 
@@ -145,13 +146,18 @@ public struct NamespaceProjection: Sendable {
             for _ in 0..<Int(row) { column.append(.null) }
             columns[name] = column
         }
-        for name in columns.keys {
+        for name in Array(columns.keys) {
             columns[name]!.append(document.attributes[name] ?? .null)
         }
-        for name in textIndexes.keys {
+        for name in textIndexNames {
             textIndexes[name]!.add(row: row, value: document.attributes[name] ?? .null)
         }
     }
+
+    /// The names of the text indexes as an independent array. Mutating `textIndexes`
+    /// while iterating one of its own views would keep the old storage alive and copy every
+    /// posting list on each row (copy-on-write), so loops iterate this copy instead.
+    private var textIndexNames: [String] { Array(textIndexes.keys) }
 
     public static func approximateBytes(_ document: Document) -> Int {
         var bytes = 8 + (document.vector?.count ?? 0) * 4

@@ -9,6 +9,12 @@ public struct TextIndex: Sendable {
         public var termFrequencies: [UInt16] = []
         /// Live rows containing the term.
         public var documentFrequency = 0
+
+        mutating func append(row: Int32, termFrequency: Int) {
+            rows.append(row)
+            termFrequencies.append(UInt16(clamping: termFrequency))
+            documentFrequency += 1
+        }
     }
 
     public let tokenizer: Tokenizer
@@ -38,9 +44,7 @@ public struct TextIndex: Sendable {
         var counts: [String: Int] = [:]
         for token in tokens { counts[token, default: 0] += 1 }
         for (term, tf) in counts {
-            postings[term, default: Postings()].rows.append(row)
-            postings[term]!.termFrequencies.append(UInt16(clamping: tf))
-            postings[term]!.documentFrequency += 1
+            postings[term, default: Postings()].append(row: row, termFrequency: tf)
         }
     }
 

@@ -20,19 +20,35 @@ public struct Tokenizer: Sendable {
 
     public func tokens(_ text: String) -> [String] {
         var result: [String] = []
-        var current = ""
+        var word: [UInt8] = []
+        var wordIsASCII = true
         func flush() {
-            guard !current.isEmpty else { return }
-            let word = config.caseSensitive ? current : current.lowercased()
-            current = ""
-            if config.removeStopwords && Self.englishStopwords.contains(config.caseSensitive ? word.lowercased() : word) {
+            guard !word.isEmpty else { return }
+            var token = String(decoding: word, as: UTF8.self)
+            word.removeAll(keepingCapacity: true)
+            // ASCII words were lowercased byte by byte; others need Unicode case mapping.
+            if !wordIsASCII && !config.caseSensitive { token = token.lowercased() }
+            wordIsASCII = true
+            if config.removeStopwords && Self.englishStopwords.contains(config.caseSensitive ? token.lowercased() : token) {
                 return
             }
-            result.append(config.stemming ? EnglishStemmer.stem(word) : word)
+            result.append(config.stemming ? EnglishStemmer.stem(token) : token)
         }
         for scalar in text.unicodeScalars {
-            if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
-                current.unicodeScalars.append(scalar)
+            let v = scalar.value
+            if v < 0x80 {
+                // ASCII fast path: Unicode property lookups are slow and ASCII is the common case.
+                var byte = UInt8(v)
+                let isUpper = byte >= 65 && byte <= 90
+                guard isUpper || (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57) else {
+                    flush()
+                    continue
+                }
+                if isUpper && !config.caseSensitive { byte += 32 }
+                word.append(byte)
+            } else if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
+                wordIsASCII = false
+                word.append(contentsOf: String(scalar).utf8)
             } else {
                 flush()
             }

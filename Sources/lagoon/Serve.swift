@@ -68,7 +68,10 @@ struct Serve: AsyncParsableCommand {
         try await app.runService()
     }
 
+    /// Loopback literals only: a name like `127.example.com` is not loopback.
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host.hasPrefix("127.") || host == "::1"
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 }
