@@ -87,7 +87,12 @@ public final class Engine: Sendable {
                 return try await copy(namespace, from: try Self.sourceName(source, object, key: "copy_from_namespace"))
             }
         }
-        return try await committer(namespace).submit(body)
+        let committer = committer(namespace)
+        // Decode outside the committer so it runs in parallel with commits in flight; the
+        // committer re-decodes only if the namespace config changed meanwhile.
+        let hint = committer.configHint
+        let predecoded = (try? WriteRequestDecoder.decode(body, config: hint)).map { (config: hint, request: $0) }
+        return try await committer.submit(body, predecoded: predecoded)
     }
 
     static func sourceName(_ json: JSONValue, _ body: JSONObject, key: String) throws -> String {

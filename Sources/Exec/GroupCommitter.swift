@@ -3,6 +3,7 @@ public import Log
 public import Planner
 import Segments
 import Store
+import Synchronization
 
 /// Group commit for one namespace (ARCHITECTURE.md §5, Specs/protocol/commit.md).
 ///
@@ -15,8 +16,16 @@ import Store
 actor GroupCommitter {
     private struct Pending {
         let body: JSONValue
+        /// The request decoded outside the actor against `configHint`; reused when the
+        /// namespace config is still that one, so decoding runs in parallel with commits.
+        let predecoded: (config: NamespaceConfig, request: WriteRequest)?
         let continuation: CheckedContinuation<WriteOutcome, any Error>
     }
+
+    private let lastConfig = Mutex<NamespaceConfig>(NamespaceConfig())
+
+    /// The config of the newest snapshot this committer saw (a hint for pre-decoding).
+    nonisolated var configHint: NamespaceConfig { lastConfig.withLock { $0 } }
 
     let namespace: String
     let manifests: ManifestStore
@@ -32,9 +41,9 @@ actor GroupCommitter {
         self.maxAttempts = maxAttempts
     }
 
-    func submit(_ body: JSONValue) async throws -> WriteOutcome {
+    func submit(_ body: JSONValue, predecoded: (config: NamespaceConfig, request: WriteRequest)? = nil) async throws -> WriteOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            queue.append(Pending(body: body, continuation: continuation))
+            queue.append(Pending(body: body, predecoded: predecoded, continuation: continuation))
             if !draining {
                 draining = true
                 Task { await self.drain() }
@@ -70,6 +79,7 @@ actor GroupCommitter {
                 }
                 switch try await manifests.commit(next) {
                 case .committed:
+                    lastConfig.withLock { $0 = next.config }
                     await manifests.advanceHint(namespace, to: next.version)
                     await replica.applyCommitted(next, entry: attempt.entry)
                     for (pending, outcome) in zip(live, attempt.outcomes) { pending.continuation.resume(returning: outcome) }
@@ -99,13 +109,19 @@ actor GroupCommitter {
     private func prepare(_ batch: [Pending]) async throws -> Attempt {
         let snapshot = try await replica.snapshot(strong: true)
         let base = snapshot?.manifest
+        lastConfig.withLock { $0 = base?.config ?? NamespaceConfig() }
         var resolver = WriteResolver(projection: snapshot?.projection ?? NamespaceProjection(config: NamespaceConfig()),
                                      config: base?.config ?? NamespaceConfig())
         var attempt = Attempt()
         var configChanged = false
         for (index, pending) in batch.enumerated() {
             do {
-                let request = try WriteRequestDecoder.decode(pending.body, config: resolver.config)
+                let request: WriteRequest
+                if let predecoded = pending.predecoded, predecoded.config == resolver.config {
+                    request = predecoded.request
+                } else {
+                    request = try WriteRequestDecoder.decode(pending.body, config: resolver.config)
+                }
                 if request.config != resolver.config || request.changesConfig { configChanged = true }
                 attempt.outcomes.append(resolver.resolve(request))
                 attempt.accepted.append(index)

@@ -1,7 +1,7 @@
 import Foundation
 public import Log
-public import Planner
-public import Segments
+import Planner
+import Segments
 
 /// Turns execution results and namespace state into the turbopuffer-shaped JSON bodies.
 enum ResponseBuilder {

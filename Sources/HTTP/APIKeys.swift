@@ -12,6 +12,12 @@ public struct APIKeys: Sendable {
         public var id: String
         public var sha256: String
         public var role: String
+
+        public init(id: String, sha256: String, role: String) {
+            self.id = id
+            self.sha256 = sha256
+            self.role = role
+        }
     }
 
     public let entries: [Entry]

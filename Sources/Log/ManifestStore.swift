@@ -136,7 +136,7 @@ public struct ManifestStore: Sendable {
         let catalog = NamespaceLayout.catalogPrefix(prefix)
         let page = try await store.list(prefix: catalog + namePrefix, cursor: cursor.map { catalog + $0 }, limit: limit)
         let names = page.objects.map { String($0.key.dropFirst(catalog.count)) }
-        return (names, page.nextCursor == nil ? nil : names.last)
+        return (names, page.nextCursor.map { String($0.dropFirst(catalog.count)) })
     }
 
     /// Deletes the namespace. Objects other namespaces still reference (a branch shares its

@@ -41,11 +41,37 @@ public struct TextIndex: Sendable {
         guard !tokens.isEmpty else { return }
         documentCount += 1
         totalLength += tokens.count
-        var counts: [String: Int] = [:]
-        for token in tokens { counts[token, default: 0] += 1 }
-        for (term, tf) in counts {
+        for (term, tf) in Self.termCounts(tokens) {
             postings[term, default: Postings()].append(row: row, termFrequency: tf)
         }
+    }
+
+    /// Distinct terms with their counts, in first-seen order. Documents are short, so a
+    /// linear scan beats hashing every token into a dictionary.
+    static func termCounts(_ tokens: [String]) -> [(String, Int)] {
+        guard tokens.count > 32 else {
+            var counts: [(String, Int)] = []
+            counts.reserveCapacity(tokens.count)
+            outer: for token in tokens {
+                for i in counts.indices where counts[i].0 == token {
+                    counts[i].1 += 1
+                    continue outer
+                }
+                counts.append((token, 1))
+            }
+            return counts
+        }
+        var index: [String: Int] = [:]
+        var counts: [(String, Int)] = []
+        for token in tokens {
+            if let i = index[token] {
+                counts[i].1 += 1
+            } else {
+                index[token] = counts.count
+                counts.append((token, 1))
+            }
+        }
+        return counts
     }
 
     /// Takes a row out of the statistics when it dies; `value` is the row's stored value.
@@ -54,7 +80,7 @@ public struct TextIndex: Sendable {
         guard length > 0 else { return }
         documentCount -= 1
         totalLength -= length
-        for term in Set(tokenizer.tokens(of: value)) {
+        for (term, _) in Self.termCounts(tokenizer.tokens(of: value)) {
             postings[term]?.documentFrequency -= 1
         }
     }

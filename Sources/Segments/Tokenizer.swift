@@ -29,7 +29,9 @@ public struct Tokenizer: Sendable {
             // ASCII words were lowercased byte by byte; others need Unicode case mapping.
             if !wordIsASCII && !config.caseSensitive { token = token.lowercased() }
             wordIsASCII = true
-            if config.removeStopwords && Self.englishStopwords.contains(config.caseSensitive ? token.lowercased() : token) {
+            // No stopword is longer than five letters: skip the set lookup for longer words.
+            if config.removeStopwords && token.utf8.count <= 5
+                && Self.englishStopwords.contains(config.caseSensitive ? token.lowercased() : token) {
                 return
             }
             result.append(config.stemming ? EnglishStemmer.stem(token) : token)
