@@ -1,3 +1,4 @@
+import Foundation
 public import Log
 public import Planner
 public import Segments
@@ -53,7 +54,10 @@ struct ValueTest: Sendable {
     let tokenizer: Tokenizer?
     let operandTokens: Set<String>
 
-    init(op: FilterOperator, operand: AttributeValue, attribute: String, config: NamespaceConfig) {
+    init(op: FilterOperator, operand rawOperand: AttributeValue, attribute: String, config: NamespaceConfig) {
+        // UUIDs are stored lower-cased, so operands on uuid ids and attributes are too.
+        let holdsUUIDs = attribute == "id" ? config.idKind == .uuid : config.schema[attribute]?.elementType == "uuid"
+        let operand = holdsUUIDs ? Self.lowercasingUUIDs(rawOperand) : rawOperand
         self.op = op
         self.operand = operand
         if case .array(let items) = operand { list = items } else { list = [] }
@@ -75,6 +79,14 @@ struct ValueTest: Sendable {
             glob = nil
             tokenizer = nil
             operandTokens = []
+        }
+    }
+
+    static func lowercasingUUIDs(_ value: AttributeValue) -> AttributeValue {
+        switch value {
+        case .string(let s) where UUID(uuidString: s) != nil: return .string(s.lowercased())
+        case .array(let items): return .array(items.map(lowercasingUUIDs))
+        default: return value
         }
     }
 

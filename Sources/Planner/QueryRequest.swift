@@ -210,7 +210,8 @@ public enum QueryDecoder {
             return head == "Sum" ? .sum(decoded) : .max(decoded)
         case "Product":
             guard items.count == 3 else { throw path.invalid("Product takes a weight and an expression") }
-            let (weightIndex, exprIndex) = items[1].doubleValue != nil ? (1, 2) : (2, 1)
+            // The weight may come before or after the expression (an array); errors name the weight's path.
+            let (weightIndex, exprIndex) = items[1].arrayValue != nil ? (2, 1) : (1, 2)
             guard let weight = items[weightIndex].doubleValue, weight.isFinite else {
                 throw path.index(weightIndex).invalid("the Product weight must be a number")
             }
