@@ -66,11 +66,11 @@ public final class Engine: Sendable {
         let snapshot: Snapshot?
         if let asOf {
             snapshot = try await replica.snapshot(asOf: asOf)
-            guard let snapshot else { throw LagoonError(.notFound, "namespace \(namespace) has no version \(asOf)") }
+            guard let snapshot, !snapshot.manifest.isDeleted else { throw LagoonError(.notFound, "namespace \(namespace) has no version \(asOf)") }
             return snapshot
         }
         snapshot = try await replica.snapshot(strong: consistency == .strong)
-        guard let snapshot else { throw LagoonError(.notFound, "namespace \(namespace) not found") }
+        guard let snapshot, !snapshot.manifest.isDeleted else { throw LagoonError(.notFound, "namespace \(namespace) not found") }
         return snapshot
     }
 
@@ -103,31 +103,35 @@ public final class Engine: Sendable {
         return name
     }
 
-    /// Fails unless the destination of a branch or copy does not exist yet.
-    func requireAbsent(_ namespace: String) async throws {
-        if try await replica(namespace).snapshot(strong: true) != nil {
+    /// Fails unless the destination of a branch or copy does not exist (or was deleted);
+    /// returns the newest version number under the name (a tombstone's, or 0).
+    @discardableResult
+    func requireAbsent(_ namespace: String) async throws -> UInt64 {
+        guard let existing = try await replica(namespace).snapshot(strong: true) else { return 0 }
+        guard existing.manifest.isDeleted else {
             throw LagoonError(.badRequest, "namespace \(namespace) already exists; branch or copy into a new namespace")
         }
+        return existing.manifest.version
     }
 
     /// Copy-on-write branch: the new namespace's first manifest references the source's
     /// WAL entries (O(1) in the data size); writes then diverge.
     func branch(_ namespace: String, from source: String) async throws -> WriteOutcome {
         let parent = try await snapshot(source).manifest
-        try await requireAbsent(namespace)
+        let previousVersion = try await requireAbsent(namespace)
         for owner in manifests.owners(of: parent).union([source]) {
             try await manifests.addBranchReference(owner: owner, branch: namespace)
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let manifest = Manifest(
-            namespace: namespace, version: 1, createdAtMillis: now, updatedAtMillis: now, config: parent.config,
+            namespace: namespace, version: previousVersion + 1, createdAtMillis: now, updatedAtMillis: now, config: parent.config,
             wal: parent.wal, nextSeq: parent.nextSeq, indexedThroughSeq: parent.indexedThroughSeq,
             rowCount: parent.rowCount, logicalBytes: parent.logicalBytes, commitToken: UUID().uuidString.lowercased())
         try await manifests.registerNamespace(namespace)
         guard try await manifests.commit(manifest) == .committed else {
             throw LagoonError(.conflict, "namespace \(namespace) was created concurrently")
         }
-        await manifests.advanceHint(namespace, to: 1)
+        await manifests.advanceHint(namespace, to: manifest.version)
         await replica(namespace).reset()
         return WriteOutcome()
     }
@@ -320,10 +324,20 @@ public final class Engine: Sendable {
         return .object(object)
     }
 
+    /// Deletes a namespace by committing a tombstone version (so a delete races writers
+    /// through the same create-only step), then removes the data it leaves behind.
     public func deleteNamespace(_ namespace: String) async throws {
-        let manifest = try await snapshot(namespace).manifest
-        try await manifests.deleteNamespace(namespace, manifest: manifest)
-        await replica(namespace).reset()
+        for _ in 0..<options.maxCommitAttempts {
+            let live = try await snapshot(namespace).manifest
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let tombstone = live.tombstone(atMillis: now, commitToken: UUID().uuidString.lowercased())
+            guard try await manifests.commit(tombstone) == .committed else { continue }
+            await manifests.advanceHint(namespace, to: tombstone.version)
+            await replica(namespace).reset()
+            try await manifests.removeObjects(ofDeleted: namespace, tombstone: tombstone, lastLive: live)
+            return
+        }
+        throw LagoonError(.conflict, "deleting \(namespace) lost \(options.maxCommitAttempts) commit races to concurrent writers; retry")
     }
 
     /// Loads the namespace's state so the next queries find it in memory.

@@ -73,7 +73,7 @@ actor GroupCommitter {
                     for (pending, outcome) in zip(live, attempt.outcomes) { pending.continuation.resume(returning: outcome) }
                     return
                 }
-                if next.version == 1 { try await manifests.registerNamespace(namespace) }
+                if attempt.createsNamespace { try await manifests.registerNamespace(namespace) }
                 if let bytes = attempt.entryBytes, let reference = next.wal.last {
                     try await manifests.store.put(reference.key, bytes, condition: .ifAbsent)
                 }
@@ -102,15 +102,18 @@ actor GroupCommitter {
         var manifest: Manifest?
         var entry: WALEntry?
         var entryBytes: Data?
+        var createsNamespace = false
     }
 
     /// Decodes and resolves the batch against the newest snapshot; builds the entry and
     /// the next manifest (nil when nothing would change).
     private func prepare(_ batch: [Pending]) async throws -> Attempt {
         let snapshot = try await replica.snapshot(strong: true)
-        let base = snapshot?.manifest
+        // `newest` may be a tombstone: the name's versions continue, its data does not.
+        let newest = snapshot?.manifest
+        let base = newest?.isDeleted == true ? nil : newest
         lastConfig.withLock { $0 = base?.config ?? NamespaceConfig() }
-        var resolver = WriteResolver(projection: snapshot?.projection ?? NamespaceProjection(config: NamespaceConfig()),
+        var resolver = WriteResolver(projection: base == nil ? NamespaceProjection(config: NamespaceConfig()) : snapshot!.projection,
                                      config: base?.config ?? NamespaceConfig())
         var attempt = Attempt()
         var configChanged = false
@@ -130,11 +133,12 @@ actor GroupCommitter {
             }
         }
         guard !attempt.accepted.isEmpty, !resolver.events.isEmpty || configChanged || base == nil else { return attempt }
+        attempt.createsNamespace = base == nil
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let token = UUID().uuidString.lowercased()
-        let seq = base?.nextSeq ?? 1
+        let seq = newest?.nextSeq ?? 1
         var manifest = Manifest(
-            namespace: namespace, version: (base?.version ?? 0) + 1, createdAtMillis: base?.createdAtMillis ?? now,
+            namespace: namespace, version: (newest?.version ?? 0) + 1, createdAtMillis: base?.createdAtMillis ?? now,
             updatedAtMillis: now, config: resolver.config, wal: base?.wal ?? [], nextSeq: seq,
             indexedThroughSeq: base?.indexedThroughSeq ?? 0, rowCount: (base?.rowCount ?? 0) + resolver.liveDelta,
             logicalBytes: (base?.logicalBytes ?? 0) + resolver.bytesDelta, commitToken: token)

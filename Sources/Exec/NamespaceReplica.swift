@@ -78,8 +78,11 @@ actor NamespaceReplica {
 
     /// Builds the projection of `manifest`, reusing `base` when the manifest extends it.
     private func build(_ manifest: Manifest, from base: Snapshot?) async throws -> Snapshot {
+        if manifest.isDeleted {
+            return Snapshot(manifest: manifest, projection: NamespaceProjection(config: manifest.config))
+        }
         var projection: NamespaceProjection
-        if let base, base.manifest.version < manifest.version,
+        if let base, base.manifest.version < manifest.version, !base.manifest.isDeleted,
            manifest.createdAtMillis == base.manifest.createdAtMillis {
             projection = base.projection
         } else {

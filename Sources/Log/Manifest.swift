@@ -35,6 +35,11 @@ public struct Manifest: Sendable, Codable, Equatable {
     /// Unique per commit attempt: after an ambiguous store answer the writer reads the
     /// version back and compares this to learn whether its own attempt landed.
     public var commitToken: String
+    /// True on the tombstone that a namespace delete commits: the namespace reads as absent,
+    /// and a later write re-creates it at the next version. Absent (nil) on every other version.
+    public var deleted: Bool?
+
+    public var isDeleted: Bool { deleted == true }
 
     public init(namespace: String, version: UInt64, createdAtMillis: Int64, updatedAtMillis: Int64,
                 config: NamespaceConfig, wal: [WALReference], nextSeq: UInt64, indexedThroughSeq: UInt64,
@@ -61,6 +66,17 @@ public struct Manifest: Sendable, Codable, Equatable {
         case rowCount = "row_count"
         case logicalBytes = "logical_bytes"
         case commitToken = "commit_token"
+        case deleted
+    }
+
+    /// The tombstone that deletes this namespace: the next version, with no data.
+    public func tombstone(atMillis now: Int64, commitToken: String) -> Manifest {
+        var next = Manifest(
+            namespace: namespace, version: version + 1, createdAtMillis: createdAtMillis, updatedAtMillis: now,
+            config: NamespaceConfig(), wal: [], nextSeq: nextSeq, indexedThroughSeq: 0, rowCount: 0, logicalBytes: 0,
+            commitToken: commitToken)
+        next.deleted = true
+        return next
     }
 
     /// Bytes of WAL entries not yet indexed.

@@ -48,18 +48,30 @@ public struct ManifestStore: Sendable {
     public func newestVersion(_ namespace: String, atLeast known: UInt64 = 0) async throws -> UInt64 {
         let l = layout(namespace)
         var version = known
-        if let hint = try await readCurrentHint(l), hint > version { version = hint }
+        if let hint = try await readCurrentHint(l), hint > version {
+            // Trust a hint only when its version exists: a hint left behind by an interrupted
+            // cleanup must not hide the versions that do.
+            if try await store.head(l.manifestKey(hint)) != nil {
+                version = hint
+            } else {
+                version = max(known, try await listedNewestVersion(l))
+            }
+        }
         if version == 0 {
             // No hint: the namespace is new, or a crash came before the first hint. Listing
             // is rare (first touch only), probing alone would read every version.
-            let keys = try await store.listAll(prefix: l.manifestPrefix)
-            version = keys.compactMap { UInt64($0.key.dropFirst(l.manifestPrefix.count)) }.max() ?? 0
+            version = try await listedNewestVersion(l)
         }
         // Probe forward past the hint until a version is absent.
         while try await store.head(l.manifestKey(version + 1)) != nil {
             version += 1
         }
         return version
+    }
+
+    private func listedNewestVersion(_ l: NamespaceLayout) async throws -> UInt64 {
+        let keys = try await store.listAll(prefix: l.manifestPrefix)
+        return keys.compactMap { UInt64($0.key.dropFirst(l.manifestPrefix.count)) }.max() ?? 0
     }
 
     /// The newest manifest, or nil when the namespace does not exist.
@@ -139,18 +151,25 @@ public struct ManifestStore: Sendable {
         return (names, page.nextCursor.map { String($0.dropFirst(catalog.count)) })
     }
 
-    /// Deletes the namespace. Objects other namespaces still reference (a branch shares its
-    /// parent's WAL entries) stay until no branch needs them; `repair` collects them later.
-    /// The catalog marker goes first so the namespace leaves listings before its data does.
-    public func deleteNamespace(_ namespace: String, manifest: Manifest?) async throws {
+    /// Removes what a deleted namespace leaves behind, after its tombstone (`deleted`
+    /// manifest) has committed: the catalog marker, its WAL objects, and every manifest
+    /// version before the tombstone. The tombstone and CURRENT stay, so version numbers keep
+    /// increasing when the name is reused and a crash mid-cleanup leaves only garbage.
+    /// WAL objects a branch still references (a `refs/{namespace}/` marker exists) stay until
+    /// no branch needs them; `repair` collects them later.
+    public func removeObjects(ofDeleted namespace: String, tombstone: Manifest, lastLive manifest: Manifest?) async throws {
+        precondition(tombstone.isDeleted, "only a committed tombstone allows cleanup")
         let l = layout(namespace)
         try await store.delete(l.catalogKey)
         let sharedWithBranches = !(try await store.list(prefix: l.branchReferencePrefix, cursor: nil, limit: 1).objects.isEmpty)
         var objects = try await store.listAll(prefix: l.root)
-        if sharedWithBranches { objects.removeAll { $0.key.hasPrefix(l.walPrefix) } }
-        // Manifests last: until they are gone the namespace still reads consistently.
-        let ordered = objects.filter { !$0.key.hasPrefix(l.manifestPrefix) } + objects.filter { $0.key.hasPrefix(l.manifestPrefix) }
-        for object in ordered { try await store.delete(object.key) }
+        objects.removeAll { object in
+            if object.key.hasPrefix(l.walPrefix) { return sharedWithBranches }
+            guard object.key.hasPrefix(l.manifestPrefix) else { return false }
+            let version = UInt64(object.key.dropFirst(l.manifestPrefix.count))
+            return version == nil || version! >= tombstone.version  // CURRENT, the tombstone, later versions
+        }
+        for object in objects { try await store.delete(object.key) }
         for owner in owners(of: manifest) where owner != namespace {
             try await store.delete(layout(owner).branchReferenceKey(namespace))
         }
