@@ -453,6 +453,15 @@ class Dataset:
         """Query indices with at least one judged-relevant doc in this corpus."""
         return sorted(self.qrels.keys())
 
+    def text_qidx(self, limit: int = 0) -> list[int]:
+        """Judged queries used for text metrics: those with vector ground truth too (all of
+        them unless --gt-queries), and with id < limit when --queries limits the run."""
+        n = len(self.gt_qidx) if not limit else min(limit, len(self.gt_qidx))
+        return [qi for qi in self.judged_qidx if qi < n]
+
+    def qrels_for(self, qidx: list[int]) -> dict[int, dict[int, int]]:
+        return {qi: self.qrels[qi] for qi in qidx}
+
     @property
     def filters(self) -> list[dict]:
         return self.meta["filters"]

@@ -80,8 +80,8 @@ def free_port() -> int:
 
 
 def exec_prefix(binary: Path) -> list[str]:
-    """A `.py` binary (the mock test double) runs under this interpreter."""
-    return [sys.executable, str(binary)] if str(binary).endswith(".py") else [str(binary)]
+    """The command prefix that runs the Lagoon binary."""
+    return [str(binary)]
 
 
 def proc_status_kb(pid: int, field: str) -> int | None:
@@ -124,8 +124,7 @@ class LagoonServer:
         env.setdefault("LAGOON_API_KEY", self.api_key)
         logf = open(self.log_path, "ab")
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.command(), stdout=logf, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(self.command(), stdout=logf, stderr=subprocess.STDOUT, env=env)
         logf.close()
         if self.cpus:
             pinning.set_affinity(self.proc.pid, self.cpus)
@@ -230,6 +229,7 @@ def ingest(client, base, docs, namespace: str = NAMESPACE, batch: int = 1000, co
         return out
 
     lat: list[float] = []
+    lat_by_batch: dict[int, float] = {}
     done = [0]
     acked = [0]
     lock = threading.Lock()
@@ -252,6 +252,7 @@ def ingest(client, base, docs, namespace: str = NAMESPACE, batch: int = 1000, co
             raise RuntimeError(f"batch {idx}: rows_affected={got}, expected {e - s}")
         with lock:
             lat.append(dt)
+            lat_by_batch[idx] = dt
             acked[0] += got if got is not None else e - s
             done[0] += e - s
             now = time.perf_counter()
@@ -280,33 +281,46 @@ def ingest(client, base, docs, namespace: str = NAMESPACE, batch: int = 1000, co
         "docs_per_s": n / wall,
         "batch_p50_ms": bl.get("p50_ms"),
         "batch_p99_ms": bl.get("p99_ms"),
+        # per-batch latency in batch order: shows whether write cost grows with the namespace
+        "batch_ms": [round(lat_by_batch[i] * 1e3, 1) for i in sorted(lat_by_batch)],
     }
 
 
-def wait_indexed(client, namespace: str = NAMESPACE, timeout: float = 3600.0) -> dict:
-    """Poll metadata until index.status == up-to-date. Returns seconds waited and the last status."""
+def wait_indexed(client, namespace: str = NAMESPACE, timeout: float = 600.0, stall: float = 20.0) -> dict:
+    """Poll metadata until index.status == up-to-date. Gives up after `timeout` seconds, or
+    after `stall` seconds in which `unindexed_bytes` did not move (a server with no indexer
+    yet reports "updating" forever). Returns seconds waited (None if never up to date)."""
     ns = client.namespace(namespace)
     t0 = time.perf_counter()
     last = None
-    next_log = t0 + 10
+    last_change = t0
+    next_log = t0 + 5
     while True:
         try:
             md = ns.metadata()
             idx = getattr(md, "index", None)
             status = getattr(idx, "status", None) if idx is not None else None
-            last = {"status": status, "unindexed_bytes": getattr(idx, "unindexed_bytes", None),
-                    "approx_row_count": getattr(md, "approx_row_count", None)}
+            cur = {"status": status, "unindexed_bytes": getattr(idx, "unindexed_bytes", None),
+                   "approx_row_count": getattr(md, "approx_row_count", None)}
+            if last is None or cur["unindexed_bytes"] != last["unindexed_bytes"]:
+                last_change = time.perf_counter()
+            last = cur
             if status == "up-to-date":
                 return {"index_wait_s": time.perf_counter() - t0, **last}
             if status is None:
-                return {"index_wait_s": None, "note": "metadata has no index.status", **last}
+                return {"index_wait_s": None, "index_note": "metadata has no index.status", **last}
         except Exception as e:
-            return {"index_wait_s": None, "note": f"metadata failed: {e}"}
-        if time.perf_counter() - t0 > timeout:
-            return {"index_wait_s": None, "note": f"not up-to-date after {timeout:.0f}s", **(last or {})}
-        if time.perf_counter() > next_log:
-            next_log += 10
-            log(f"waiting for index: {last}")
+            return {"index_wait_s": None, "index_note": f"metadata failed: {_describe(e)}"}
+        now = time.perf_counter()
+        if now - last_change > stall:
+            return {"index_wait_s": None, **last,
+                    "index_note": f"index not up to date and unindexed_bytes unchanged for {stall:.0f}s "
+                                  f"(status {last['status']}): no index build observed; queries scan unindexed data"}
+        if now - t0 > timeout:
+            return {"index_wait_s": None, **last, "index_note": f"not up to date after {timeout:.0f}s"}
+        if now > next_log:
+            next_log = now + 5
+            log(f"waiting for the index: {last}")
         time.sleep(0.2)
 
 
@@ -323,6 +337,15 @@ def _ids_dists(resp) -> tuple[list[int], list[float]]:
         except Exception:
             dists.append(float("nan"))
     return ids, dists
+
+
+def _describe(e: Exception) -> str:
+    """One line for a failed call; points at the API key on 401/403."""
+    code = getattr(e, "status_code", None)
+    msg = f"{type(e).__name__}: {str(e)[:400]}"
+    if code in (401, 403):
+        msg += " -- Lagoon rejected the API key: set LAGOON_API_KEY (sent as Bearer) or pass the server's auth option with --lagoon-server-arg"
+    return msg
 
 
 def _perf_ms(resp) -> float | None:
@@ -374,38 +397,47 @@ def vector_workloads(client, ds, qidx, namespace: str = NAMESPACE) -> dict:
     def q_knn(i):
         return ns.query(rank_by=["vector", "kNN", Q[i].tolist()], top_k=10, include_attributes=False)
 
-    for _ in range(min(20, len(qidx))):  # warm-up (not timed)
-        q_ann(int(qidx[_]))
-    resps, lat, srv = run_queries("ANN top-10", q_ann, [int(i) for i in qidx])
-    ids = [_ids_dists(r)[0] for r in resps]
-    ann = {"label": "Lagoon ANN", "param": {}, "recall@10": recall_at_k(ids, gt, 10), **latency_summary(lat), **_server_summary(srv)}
-    ex = [getattr(getattr(r, "performance", None), "exhaustive_search_count", None) for r in resps[:1]]
-    ann["exhaustive_search_count_first"] = ex[0]
-    out["ann"] = {"label": "Lagoon ANN (rank_by vector ANN)", "sweep": [ann]}
-    log(f"ANN: recall@10 {ann['recall@10']:.3f}, {ann['qps']:.1f} q/s, p50 {ann['p50_ms']:.1f} ms, p99 {ann['p99_ms']:.1f} ms")
+    errors = out.setdefault("errors", {})
+    try:
+        for _ in range(min(20, len(qidx))):  # warm-up (not timed)
+            q_ann(int(qidx[_]))
+        resps, lat, srv = run_queries("ANN top-10", q_ann, [int(i) for i in qidx])
+        ids = [_ids_dists(r)[0] for r in resps]
+        ann = {"label": "Lagoon ANN", "param": {}, "recall@10": recall_at_k(ids, gt, 10), **latency_summary(lat), **_server_summary(srv)}
+        ex = [getattr(getattr(r, "performance", None), "exhaustive_search_count", None) for r in resps[:1]]
+        ann["exhaustive_search_count_first"] = ex[0]
+        out["ann"] = {"label": "Lagoon ANN (rank_by vector ANN)", "sweep": [ann]}
+        log(f"ANN: recall@10 {ann['recall@10']:.3f}, {ann['qps']:.1f} q/s, p50 {ann['p50_ms']:.1f} ms, p99 {ann['p99_ms']:.1f} ms")
 
-    resps, lat, srv = run_queries("kNN top-10", q_knn, [int(i) for i in qidx])
-    ok = 0
-    bad = []
-    kres = []
-    for j, r in enumerate(resps):
-        i_, d_ = _ids_dists(r)
-        kres.append(i_)
-        sims = [1.0 - x for x in d_]
-        if same_topk(i_, sims, gt[j], gts[j], 10):
-            ok += 1
-        elif len(bad) < 5:
-            bad.append({"query": int(qidx[j]), "got": i_, "want": [int(x) for x in gt[j][:10]]})
-    out["exact"] = {
-        "label": "Lagoon kNN (exact)",
-        "recall@10": recall_at_k(kres, gt, 10),
-        "knn_top10_exact_fraction": ok / len(resps) if resps else float("nan"),
-        "knn_mismatches": bad,
-        **latency_summary(lat),
-        **_server_summary(srv),
-    }
-    log(f"kNN: recall@10 {out['exact']['recall@10']:.3f}, exact top-10 on {ok}/{len(resps)} queries, {out['exact']['qps']:.1f} q/s")
+    except Exception as e:
+        errors["ann"] = _describe(e)
+        log(f"ANN FAILED: {errors['ann']}")
+    try:
+        resps, lat, srv = run_queries("kNN top-10", q_knn, [int(i) for i in qidx])
+        ok = 0
+        bad = []
+        kres = []
+        for j, r in enumerate(resps):
+            i_, d_ = _ids_dists(r)
+            kres.append(i_)
+            sims = [1.0 - x for x in d_]
+            if same_topk(i_, sims, gt[j], gts[j], 10):
+                ok += 1
+            elif len(bad) < 5:
+                bad.append({"query": int(qidx[j]), "got": i_, "want": [int(x) for x in gt[j][:10]]})
+        out["exact"] = {
+            "label": "Lagoon kNN (exact)",
+            "recall@10": recall_at_k(kres, gt, 10),
+            "knn_top10_exact_fraction": ok / len(resps) if resps else float("nan"),
+            "knn_mismatches": bad,
+            **latency_summary(lat),
+            **_server_summary(srv),
+        }
+        log(f"kNN: recall@10 {out['exact']['recall@10']:.3f}, exact top-10 on {ok}/{len(resps)} queries, {out['exact']['qps']:.1f} q/s")
 
+    except Exception as e:
+        errors["knn"] = _describe(e)
+        log(f"kNN FAILED: {errors['knn']}")
     filt = []
     for f in ds.filters:
         fgt = ds.filter_gt[f["name"]][0][: len(qidx)]
@@ -413,33 +445,49 @@ def vector_workloads(client, ds, qidx, namespace: str = NAMESPACE) -> dict:
         def q_f(i, flt=f["tpuf"]):
             return ns.query(rank_by=["vector", "ANN", Q[i].tolist()], top_k=10, filters=flt, include_attributes=False)
 
-        resps, lat, srv = run_queries(f"filtered ANN {f['name']}", q_f, [int(i) for i in qidx])
+        try:
+            resps, lat, srv = run_queries(f"filtered ANN {f['name']}", q_f, [int(i) for i in qidx])
+        except Exception as e:
+            key = "filtered " + f["name"]
+            errors[key] = _describe(e)
+            log(f"{key} FAILED: {errors[key]}")
+            continue
         ids = [_ids_dists(r)[0] for r in resps]
         pt = {"filter": f["name"], "selectivity": f["selectivity"], "setting": "ANN + filters",
               "recall@10": recall_at_k(ids, fgt, 10), **latency_summary(lat), **_server_summary(srv)}
         filt.append(pt)
         log(f"filtered {f['name']} ({f['selectivity']:.1%}): recall {pt['recall@10']:.3f}, {pt['qps']:.1f} q/s")
     out["filtered"] = filt
+    if not errors:
+        out.pop("errors")
     return out
 
 
-def text_workloads(client, ds, namespace: str = NAMESPACE) -> dict:
+def text_workloads(client, ds, namespace: str = NAMESPACE, limit: int = 0) -> dict:
     from metrics import latency_summary, rrf, text_metrics
 
     ns = client.namespace(namespace)
-    judged = ds.judged_qidx
+    judged = ds.text_qidx(limit)
+    qrels = ds.qrels_for(judged)
     qtext = {qi: ds.query_meta[qi]["text"] for qi in judged}
     out: dict = {}
 
     def q_bm25(qi):
         return ns.query(rank_by=["text", "BM25", qtext[qi]], top_k=HYBRID_DEPTH, include_attributes=False)
 
-    resps, lat, srv = run_queries("BM25 top-100", q_bm25, judged)
-    bm25_runs = {qi: _ids_dists(r)[0] for qi, r in zip(judged, resps)}
-    m = text_metrics(bm25_runs, ds.qrels)
-    out["text"] = {"label": "Lagoon BM25 (english, stemming, stopwords removed)", **m, **latency_summary(lat), **_server_summary(srv),
-                   "timing": "one query call, top-100"}
-    log(f"BM25: nDCG@10 {m['ndcg@10']:.3f} MRR@10 {m['mrr@10']:.3f} R@100 {m['recall@100']:.3f}; {out['text']['qps']:.1f} q/s")
+    bm25_runs: dict = {}
+    m = {}
+    try:
+        resps, lat, srv = run_queries("BM25 top-100", q_bm25, judged)
+        bm25_runs = {qi: _ids_dists(r)[0] for qi, r in zip(judged, resps)}
+        m = text_metrics(bm25_runs, qrels)
+        out["text"] = {"label": "Lagoon BM25 (english, stemming, stopwords removed)", **m, **latency_summary(lat), **_server_summary(srv),
+                       "timing": "one query call, top-100"}
+        log(f"BM25: nDCG@10 {m['ndcg@10']:.3f} MRR@10 {m['mrr@10']:.3f} R@100 {m['recall@100']:.3f}; {out['text']['qps']:.1f} q/s")
+
+    except Exception as e:
+        out["errors"] = {"bm25": _describe(e)}
+        log(f"BM25 FAILED: {out['errors']['bm25']}")
 
     # Hybrid, client-side RRF over one multi_query carrying both sub-queries.
     def sub_queries(qi):
@@ -454,17 +502,19 @@ def text_workloads(client, ds, namespace: str = NAMESPACE) -> dict:
         lex = _ids_dists(r.results[1])[0]
         return (dense, lex, rrf([dense, lex], k=RRF_K, depth=HYBRID_DEPTH))
 
-    dense_runs, fused_runs = {}, {}
+    dense_runs, lex_runs, fused_runs = {}, {}, {}
     try:
         resps, lat, _ = run_queries("hybrid multi_query + client RRF", q_hybrid, judged)
         for qi, (dense, lex, fused) in zip(judged, resps):
             dense_runs[qi] = dense
+            lex_runs[qi] = lex
             fused_runs[qi] = fused
-        out["hybrid_client"] = {"label": "Lagoon multi_query [ANN, BM25] + client-side RRF k=60", **text_metrics(fused_runs, ds.qrels), **latency_summary(lat)}
-        out["dense_text"] = {"label": "Lagoon ANN alone (top-100 from the same multi_query)", **text_metrics(dense_runs, ds.qrels)}
-        log(f"hybrid (client RRF): nDCG@10 {out['hybrid_client']['ndcg@10']:.3f} vs dense {out['dense_text']['ndcg@10']:.3f} vs BM25 {m['ndcg@10']:.3f}")
+        out["hybrid_client"] = {"label": "Lagoon multi_query [ANN, BM25] + client-side RRF k=60", **text_metrics(fused_runs, qrels), **latency_summary(lat)}
+        out["dense_text"] = {"label": "Lagoon ANN alone (top-100 from the same multi_query)", **text_metrics(dense_runs, qrels)}
+        log(f"hybrid (client RRF): nDCG@10 {out['hybrid_client']['ndcg@10']:.3f} vs dense {out['dense_text']['ndcg@10']:.3f} vs BM25 {m.get('ndcg@10', float('nan')):.3f}")
     except Exception as e:
-        out["hybrid_client"] = {"error": f"{type(e).__name__}: {e}"}
+        out["hybrid_client"] = {"error": _describe(e)}
+        out.setdefault("errors", {})["hybrid"] = out["hybrid_client"]["error"]
         log(f"hybrid multi_query failed: {e}")
 
     # Server-side RRF, if the server supports rerank_by.
@@ -475,10 +525,28 @@ def text_workloads(client, ds, namespace: str = NAMESPACE) -> dict:
         q_server(judged[0])
         resps, lat, srv = run_queries("hybrid multi_query + server RRF", q_server, judged)
         runs = {qi: _ids_dists(r.results[0])[0] for qi, r in zip(judged, resps)}
-        out["hybrid_server"] = {"label": "Lagoon multi_query rerank_by RRF k=60 (server-side)", **text_metrics(runs, ds.qrels), **latency_summary(lat), **_server_summary(srv)}
-        # Cross-check: server fusion should rank like client fusion.
-        agree = sum(1 for qi in judged if runs.get(qi, [])[:10] == fused_runs.get(qi, [])[:10])
-        out["hybrid_server"]["top10_equal_to_client_rrf"] = agree / len(judged) if judged and fused_runs else None
+        out["hybrid_server"] = {"label": "Lagoon multi_query rerank_by RRF k=60 (server-side)", **text_metrics(runs, qrels), **latency_summary(lat), **_server_summary(srv)}
+        # Cross-check against client fusion of the same sub-results. RRF has many exact ties
+        # (one doc at rank r in one list, another at rank r in the other), so compare the
+        # top-10 RRF *scores* (tie-aware) as well as the ids.
+        def rrf_scores(qi):
+            sc: dict = {}
+            for ranked in (dense_runs.get(qi, []), lex_runs.get(qi, [])):
+                for r, d in enumerate(ranked):
+                    sc[d] = sc.get(d, 0.0) + 1.0 / (RRF_K + r + 1)
+            return sc
+
+        same_ids = same_scores = 0
+        for qi in judged:
+            srv_top, cli_top = runs.get(qi, [])[:10], fused_runs.get(qi, [])[:10]
+            same_ids += srv_top == cli_top
+            sc = rrf_scores(qi)
+            a = sorted((round(sc.get(d, -1.0), 12) for d in srv_top), reverse=True)
+            b = sorted((round(sc.get(d, -1.0), 12) for d in cli_top), reverse=True)
+            same_scores += a == b
+        if judged and fused_runs:
+            out["hybrid_server"]["top10_ids_equal_to_client_rrf"] = same_ids / len(judged)
+            out["hybrid_server"]["top10_consistent_with_client_rrf"] = same_scores / len(judged)
         log(f"hybrid (server RRF): nDCG@10 {out['hybrid_server']['ndcg@10']:.3f}")
     except Exception as e:
         out["hybrid_server"] = {"skipped": f"server-side rerank_by RRF not available: {type(e).__name__}: {str(e)[:300]}"}
@@ -609,9 +677,12 @@ def main(argv=None) -> int:
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `lagoon serve` (repeatable)")
     ap.add_argument("--root", type=Path, help="data root (default: a fresh temp folder, removed afterwards)")
     ap.add_argument("--keep-root", action="store_true")
+    ap.add_argument("--index-wait", type=float, default=600.0, help="max seconds to wait for metadata index up-to-date")
+    ap.add_argument("--index-stall", type=float, default=20.0, help="stop waiting when unindexed_bytes has not moved for this long")
     ap.add_argument("--skip", default="", help="comma list of: text,hybrid,filtered,cold")
     args = ap.parse_args(argv)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the finally below stops the server
     pinning.pin(args.threads)
     client_cpus, server_cpus = pinning.client_and_server_cores(args.threads)
     pinning.set_affinity(0, client_cpus)
@@ -641,14 +712,22 @@ def main(argv=None) -> int:
         ingest_client = make_client(server.url, args.api_key, retries=4)
         log(f"ingesting {ds.n:,} docs in batches of {args.batch} (concurrency {args.concurrency})")
         ing = ingest(ingest_client, ds.base, ds.docs, batch=args.batch, concurrency=args.concurrency)
-        ing.update(wait_indexed(client))
+        ing.update(wait_indexed(client, timeout=args.index_wait, stall=args.index_stall))
         res["build"] = {"ingest_docs_per_s": ing["docs_per_s"],
                         "index_build_s": ing.get("index_wait_s"), "durable": True, **ing,
                         "rss_after_ingest_mb": round((server.vm("VmRSS") or 0) / 1024, 1)}
-        log(f"ingest: {ing['docs_per_s']:,.0f} docs/s durable; index wait {ing.get('index_wait_s')}")
-        res.update(vector_workloads(client, ds, qidx))
+        log(f"ingest: {ing['docs_per_s']:,.0f} docs/s durable; index: " +
+            (f"up to date {ing['index_wait_s']:.2f}s after the last ack" if ing.get("index_wait_s") is not None else ing.get("index_note", "?")))
+        errors: dict = {}
+        part = vector_workloads(client, ds, qidx)
+        errors.update(part.pop("errors", {}))
+        res.update(part)
         if "text" not in skip:
-            res.update(text_workloads(client, ds))
+            part = text_workloads(client, ds, limit=args.queries)
+            errors.update(part.pop("errors", {}))
+            res.update(part)
+        if errors:
+            res["errors"] = errors
         res["rss"] = {"peak_mb": round((server.vm("VmHWM") or 0) / 1024, 1), "rss_now_mb": round((server.vm("VmRSS") or 0) / 1024, 1),
                       "note": "VmHWM of the lagoon server process"}
         try:

@@ -3,8 +3,9 @@
     python benchmarks/peers.py --system faiss|lancedb|tantivy|bm25s --dataset DIR --out FILE.json
 
 faiss   IndexFlatIP (exact; the physical reference: single-query and BLAS-batched) and
-        IndexIVFFlat(nlist = round(4*sqrt(N)), inner product) trained on all vectors, nprobe
-        sweep; filtered search with an IDSelectorBitmap (flat and IVF).
+        IndexIVFFlat(nlist = round(4*sqrt(N)), inner product), k-means on up to 256*nlist
+        vectors (the faiss default: every vector up to ~1M docs), nprobe sweep; filtered search
+        with an IDSelectorBitmap (flat and IVF).
 lancedb IVF_FLAT (distance "dot", num_partitions = the same nlist requested; LanceDB trains on
         sample_rate * num_partitions vectors and may train fewer partitions than requested:
         the trained count is recorded), nprobes sweep; filtered with a prefilter `where`.
@@ -135,7 +136,6 @@ def run_faiss(ds, args, threads: int) -> dict:
     t0 = time.perf_counter()
     quant = faiss.IndexFlatIP(d)
     ivf = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    ivf.cp.max_points_per_centroid = max(256, (n + nlist - 1) // nlist)  # train on all vectors
     ivf.train(base)
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -351,7 +351,8 @@ def run_tantivy(ds, args, threads: int) -> dict:
 
     sysname = "tantivy"
     docs = ds.docs
-    judged = ds.judged_qidx
+    judged = ds.text_qidx(args.queries)
+    qrels = ds.qrels_for(judged)
     qtexts = {qi: ds.query_meta[qi]["text"] for qi in judged}
     baseline = proc_status_kb("VmRSS")
     out: dict = {"system": sysname, "version": _dist_version("tantivy"), "threads": threads, "notes": []}
@@ -398,7 +399,7 @@ def run_tantivy(ds, args, threads: int) -> dict:
             ids = searcher.fast_field_values("id", [a for _, a in r.hits])
             lat_full.append(time.perf_counter() - t)
             runs[qi] = ids
-        m = text_metrics(runs, ds.qrels)
+        m = text_metrics(runs, qrels)
         s1 = latency_summary(lat_search)
         s2 = latency_summary(lat_full)
         out["text"] = {
@@ -429,7 +430,8 @@ def run_bm25s(ds, args, threads: int) -> dict:
 
     sysname = "bm25s"
     docs = ds.docs
-    judged = ds.judged_qidx
+    judged = ds.text_qidx(args.queries)
+    qrels = ds.qrels_for(judged)
     texts = [x["text"] for x in docs]
     baseline = proc_status_kb("VmRSS")
     out: dict = {"system": sysname, "version": _dist_version("bm25s"), "threads": threads, "notes": []}
@@ -461,7 +463,7 @@ def run_bm25s(ds, args, threads: int) -> dict:
         lat.append(time.perf_counter() - t)
         runs[qi] = got
         pr.tick(j + 1)
-    m = text_metrics(runs, ds.qrels)
+    m = text_metrics(runs, qrels)
     out["text"] = {"label": "bm25s + PyStemmer, English stopwords", **m, **latency_summary(lat), "timing": "tokenise + retrieve top-100"}
     out["runs"] = {"bm25": {str(q): v for q, v in runs.items()}}
     log(sysname, f"nDCG@10 {m['ndcg@10']:.3f} MRR@10 {m['mrr@10']:.3f} R@100 {m['recall@100']:.3f}; {out['text']['qps']:.0f} q/s")

@@ -109,6 +109,8 @@ def summary(res: dict) -> str:
         e = _err(res, name)
         if e:
             lines.append(f"- **{name} failed:** {e}")
+        for part, msg in (_sys(res, name).get("errors") or {}).items():
+            lines.append(f"- **{name} {part} failed:** {msg}")
     fl = res.get("floors")
     if fl:
         lines.append("- Quick-mode floors: " + ("**all passed**." if not fl["failures"] else f"**{len(fl['failures'])} BELOW FLOOR** (see below)."))
@@ -117,8 +119,9 @@ def summary(res: dict) -> str:
 
 def hardware(res: dict) -> str:
     h = res["meta"]["hardware"]
+    la = h.get("loadavg_at_start")
     rows = [["CPU", h.get("cpu")], ["cores", h.get("cores")], ["SIMD", h.get("simd")], ["memory", f"{h.get('memory_gib')} GiB"],
-            ["OS / kernel", f"{h.get('os')} / {h.get('kernel')}"], ["load average at start", h.get("loadavg_at_start")],
+            ["OS / kernel", f"{h.get('os')} / {h.get('kernel')}"], ["load average at start (1/5/15 min)", " / ".join(f"{x:.2f}" for x in la) if la else NA],
             ["BLAS environment", ", ".join(f"{k}={v}" for k, v in (h.get("env") or {}).items()) or "none"]]
     return table(["", ""], rows)
 
@@ -161,8 +164,8 @@ def config(res: dict) -> str:
         ["Lagoon server", f"`{lag.get('command', NA)}` on cores {lag.get('server_cpus', NA)}; client on cores {lag.get('client_cpus', NA)}"],
         ["Lagoon schema", "`text`: full_text_search {english, stemming, remove_stopwords}; `pos`, `lexname`: filterable strings; distance cosine"],
         ["Lagoon ingest", f"upsert_rows, batches of {m.get('batch')}, {m.get('concurrency')} in flight, base64 float32 vectors"],
-        ["faiss", f"IndexFlatIP; {(fa.get('build') or {}).get('index', NA)} (k-means on all vectors), nprobe sweep"],
-        ["LanceDB", f"{(la.get('build') or {}).get('index', NA)}, distance dot, nprobes sweep, prefilter for filtered queries"],
+        ["faiss", f"IndexFlatIP; {(fa.get('build') or {}).get('index', NA)} (k-means on all vectors), nprobe sweep" if fa else "not run"],
+        ["LanceDB", f"{(la.get('build') or {}).get('index', NA)}, distance dot, nprobes sweep, prefilter for filtered queries" if la else "not run"],
         ["tantivy", "en_stem tokenizer (stemming, no stopword removal); query = OR of lower-cased alphanumeric terms; top-100"],
         ["bm25s", "English stopwords + PyStemmer English; BM25 (Lucene) k1 1.5, b 0.75; top-100"],
         ["hybrid", "RRF k = 60 over top-100 of each part; peers: bm25s/tantivy + exact dense (numpy)"],
@@ -252,12 +255,12 @@ def bm25_table(res: dict) -> str:
         if not t:
             continue
         extra = f" ({q(t['qps_search_only'])} search only)" if t.get("qps_search_only") else ""
-        rows.append([name, t.get("label"), f(t.get("ndcg@10")), f(t.get("mrr@10")), f(t.get("recall@100")), q(t.get("qps")) + extra,
+        rows.append([name, t.get("label"), f(t.get("judged_queries")), f(t.get("ndcg@10")), f(t.get("mrr@10")), f(t.get("recall@100")), q(t.get("qps")) + extra,
                      ms(t.get("p50_ms")), ms(t.get("p99_ms")), f(b.get("index_build_s"), 2) if name != "lagoon" else NA])
     o = (res.get("oracle") or {}).get("dense_exact")
     if o:
-        rows.append(["numpy", o["label"], f(o["ndcg@10"]), f(o["mrr@10"]), f(o["recall@100"]), NA, NA, NA, NA])
-    return table(["system", "setting", "nDCG@10", "MRR@10", "recall@100", "QPS", "p50 ms", "p99 ms", "index s"], rows)
+        rows.append(["numpy", o["label"], f(o.get("judged_queries")), f(o["ndcg@10"]), f(o["mrr@10"]), f(o["recall@100"]), NA, NA, NA, NA])
+    return table(["system", "setting", "queries", "nDCG@10", "MRR@10", "recall@100", "QPS", "p50 ms", "p99 ms", "index s"], rows)
 
 
 def hybrid_table(res: dict) -> str:
@@ -282,13 +285,16 @@ def hybrid_table(res: dict) -> str:
             rows.append(["reference", f"{p} alone", f(t["ndcg@10"]), f(t["mrr@10"]), f(t["recall@100"]), NA])
     s = table(["system", "run", "nDCG@10", "MRR@10", "recall@100", "QPS"], rows)
     hs = lag.get("hybrid_server") or {}
-    if hs.get("top10_equal_to_client_rrf") is not None:
-        s += f"\n\nServer-side RRF top-10 equal to client-side RRF top-10 on {hs['top10_equal_to_client_rrf']:.1%} of queries."
+    if hs.get("top10_consistent_with_client_rrf") is not None:
+        s += (f"\n\nServer-side RRF vs client-side RRF of the same sub-results: top-10 consistent (same RRF scores, "
+              f"ties broken either way) on {hs['top10_consistent_with_client_rrf']:.1%} of queries; identical id order on "
+              f"{hs['top10_ids_equal_to_client_rrf']:.1%} (the client breaks ties by lower id).")
     return s
 
 
 def ingest_table(res: dict) -> str:
     rows = []
+    foot = []
     for name in ("lagoon", "faiss", "lancedb", "tantivy", "bm25s"):
         s = _sys(res, name)
         if not s or s.get("error") and not s.get("build"):
@@ -296,9 +302,17 @@ def ingest_table(res: dict) -> str:
         b = s.get("build") or {}
         r = s.get("rss") or {}
         if name == "lagoon":
-            what = f"{b.get('docs', NA)} docs, batches of {b.get('batch')} ×{b.get('concurrency')}; batch p50 {ms(b.get('batch_p50_ms'))} ms, p99 {ms(b.get('batch_p99_ms'))} ms"
+            what = f"{f(b.get('docs'))} docs, batches of {b.get('batch')} ×{b.get('concurrency')}; batch p50 {ms(b.get('batch_p50_ms'))} ms, p99 {ms(b.get('batch_p99_ms'))} ms"
+            bm = b.get("batch_ms") or []
+            if len(bm) >= 20:
+                k = max(1, len(bm) // 10)
+                what += f"; first {k} batches mean {ms(sum(bm[:k]) / k)} ms, last {k} mean {ms(sum(bm[-k:]) / k)} ms"
             dps = b.get("ingest_docs_per_s")
             idx = b.get("index_build_s")
+            if idx is None:
+                idx = "not observed ¹"
+                foot.append(f"¹ Lagoon: {b.get('index_note', 'no index status')} (last metadata: status {b.get('status')}, "
+                            f"unindexed_bytes {f(b.get('unindexed_bytes'))}, approx_row_count {f(b.get('approx_row_count'))}).")
         elif name == "lancedb":
             what = f"create_table then {b.get('index')}"
             dps = b.get("ingest_docs_per_s")
@@ -310,7 +324,7 @@ def ingest_table(res: dict) -> str:
         rows.append([name, what, q(dps), "yes" if b.get("durable") else "no", f(idx, 2), f(r.get("peak_mb"), 0),
                      f(r.get("peak_above_baseline_mb"), 0) if name != "lagoon" else NA, f(s.get("disk_mb"), 0)])
     return table(["system", "what", "docs/s", "durable", "index build s", "peak RSS MB", "peak above data MB", "on disk MB"], rows) + \
-        "\n\n_Peer RSS includes the worker's own copy of the data; 'peak above data' subtracts the RSS measured after loading it._"
+        "".join("\n\n" + x for x in foot) + "\n\n_Peer RSS includes the worker's own copy of the data; 'peak above data' subtracts the RSS measured after loading it._"
 
 
 def cold(res: dict) -> str:
@@ -450,7 +464,7 @@ def render(res: dict, png_name: str | None) -> str:
         "notes": notes(res),
     }
     text = TEMPLATE.read_text()
-    text = re.sub(r"<!--.*?-->\n?", "", text, count=1, flags=re.S)
+    text = re.sub(r"\n*<!--.*?-->\n*", "\n\n", text, count=1, flags=re.S)
     return re.sub(r"\{\{(\w+)\}\}", lambda m: str(fill.get(m.group(1), m.group(0))), text)
 
 

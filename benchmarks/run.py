@@ -57,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--skip-build", action="store_true", help="do not run swift build")
     ap.add_argument("--lagoon-bin", type=Path, help="Lagoon binary (default <repo>/.build/release/lagoon; implies --skip-build)")
     ap.add_argument("--lagoon-server-arg", action="append", default=[], help="extra argument for `lagoon serve` (repeatable)")
-    ap.add_argument("--lagoon-bench-args", default="--data {data} --docs {docs}",
+    ap.add_argument("--lagoon-bench-args", default="engine --data {data} --docs {docs} --queries 200",
                     help="arguments for the `lagoon bench` hook ({data}, {docs}, {dataset} are substituted); '' to skip")
     ap.add_argument("--threads", type=int, default=1, help="threads per system (default 1: single-threaded comparison)")
     ap.add_argument("--queries", type=int, default=0, help="first N queries only (0 = all 1,000)")
@@ -144,11 +144,23 @@ def build_lagoon(a: argparse.Namespace) -> tuple[Path | None, dict]:
 def run_worker(name: str, cmd: list[str], out: Path, timeout: float) -> dict:
     say(f"{name}: {' '.join(shlex.quote(c) for c in cmd)}")
     t0 = time.time()
+    p = subprocess.Popen(cmd, cwd=REPO)
     try:
-        r = subprocess.run(cmd, cwd=REPO, timeout=timeout)
-        rc = r.returncode
+        rc = p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        p.terminate()
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
         rc = "timeout"
+    except BaseException:
+        p.terminate()  # SIGTERM/Ctrl-C: let the worker stop its server, then go
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        raise
     wall = time.time() - t0
     if out.exists() and out.stat().st_mtime >= t0 - 1:
         res = json.loads(out.read_text())
@@ -215,7 +227,9 @@ def package_versions() -> dict:
     except (OSError, IndexError, subprocess.TimeoutExpired):
         out["swift"] = "?"
     try:
-        out["lagoon_git"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10).stdout.strip() or "no commit"
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10).stdout.strip() or "no commit"
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "Sources", "Package.swift"], capture_output=True, text=True, timeout=10).stdout.strip()
+        out["lagoon_git"] = head + (" + uncommitted changes in Sources/" if dirty else "")
     except OSError:
         out["lagoon_git"] = "?"
     return out
@@ -224,11 +238,11 @@ def package_versions() -> dict:
 # --------------------------------------------------------------------------------------
 # Oracle, fusion, ratios, floors
 # --------------------------------------------------------------------------------------
-def oracle_and_fusion(ds, systems: dict) -> dict:
+def oracle_and_fusion(ds, systems: dict, limit: int = 0) -> dict:
     from metrics import rrf, text_metrics
 
-    judged = [qi for qi in ds.judged_qidx if qi < len(ds.gt_qidx)]
-    qrels = {qi: ds.qrels[qi] for qi in judged}
+    judged = ds.text_qidx(limit)
+    qrels = ds.qrels_for(judged)
     dense = {qi: [int(x) for x in ds.gt_ids[qi]] for qi in judged}
     out = {"dense_exact": {"label": "exact dense (numpy oracle, MiniLM cosine)", **text_metrics(dense, qrels)}}
     for peer in ("bm25s", "tantivy"):
@@ -255,13 +269,23 @@ def ratios(systems: dict) -> dict:
     lb = best_at(lag_pts)
     out["lagoon_at_0.95"] = lb
     for peer, key in (("faiss", "faiss IVF-Flat"), ("lancedb", "LanceDB IVF_FLAT")):
-        pb = ((systems.get(peer) or {}).get("ann") or {}).get("at_recall_0.95")
+        ps = systems.get(peer) or {}
+        pb = (ps.get("ann") or {}).get("at_recall_0.95")
         ent = {"peer": key, "peer_point": pb, "lagoon_point": lb}
         if lb and pb:
             ent["ratio"] = lb["qps"] / pb["qps"]
         else:
             ent["ratio"] = None
-            ent["why_missing"] = "Lagoon did not run or reached no point with recall@10 >= 0.95" if not lb else f"{key} has no point with recall@10 >= 0.95"
+            if not lag or lag.get("error"):
+                ent["why_missing"] = "Lagoon did not run"
+            elif not lb:
+                ent["why_missing"] = "Lagoon reached no point with recall@10 >= 0.95"
+            elif not ps:
+                ent["why_missing"] = f"{peer} not run (add it to --systems)"
+            elif ps.get("error"):
+                ent["why_missing"] = f"{peer} failed"
+            else:
+                ent["why_missing"] = f"{key} has no point with recall@10 >= 0.95"
         out[f"vs_{peer}"] = ent
     fe = (systems.get("faiss") or {}).get("exact")
     le = lag.get("exact")
@@ -298,12 +322,14 @@ def check_floors(systems: dict, floors_path: Path, n_docs: int) -> tuple[list[st
     failures, rows = [], []
     if "error" in lag:
         failures.append(f"Lagoon run failed: {lag['error']}")
+    for part, msg in (lag.get("errors") or {}).items():
+        failures.append(f"Lagoon {part} failed: {msg}")
     for k, s in spec.items():
         v = got.get(k)
         ok = v is not None and v == v and v >= s["min"]
         rows.append({"metric": k, "value": v, "floor": s["min"], "ok": ok, "why": s.get("why", "")})
         if not ok:
-            failures.append(f"{k} = {v if v is None else round(v, 4)} is below the floor {s['min']} ({s.get('why', '')})")
+            failures.append((f"{k} is missing (not measured)" if v is None else f"{k} = {round(v, 4)} is below the floor {s['min']}") + f" ({s.get('why', '')})")
     return failures, rows
 
 
@@ -320,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     a = parse_args(argv)
     ensure_venv_and_reexec(a, argv)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     sys.path.insert(0, str(HERE))
     import pinning
@@ -402,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         results["lagoon_bench"] = {"skipped": "Lagoon not run" if lagoon_bin is None else "--lagoon-bench-args ''"}
 
     # 6. derived figures + report
-    results["oracle"] = oracle_and_fusion(ds, results["systems"])
+    results["oracle"] = oracle_and_fusion(ds, results["systems"], a.queries)
     results["ratios"] = ratios(results["systems"])
     failures: list[str] = []
     if a.quick and "lagoon" in a.system_list and not a.no_floors:
@@ -415,14 +444,24 @@ def main(argv: list[str] | None = None) -> int:
     for p in paths:
         say(f"wrote {p}")
     report.print_summary(results)
+    closing = None
+    if "floors" in results:
+        rows = results["floors"]["rows"]
+        n_ok = sum(1 for r in rows if r["ok"])
+        extra = len(failures) - (len(rows) - n_ok)  # failures not tied to one floor (e.g. a crashed run)
+        closing = f"floors: {n_ok} passed, {len(rows) - n_ok + max(0, extra)} failed"
     if failures:
         loud(failures)
+        print(closing, flush=True)
         return 3
     errs = [f"{k}: {v['error']}" for k, v in results["systems"].items() if "error" in v]
+    errs += [f"{k} {part}: {msg}" for k, v in results["systems"].items() for part, msg in (v.get("errors") or {}).items()]
     if errs:
         say("FAILED systems: " + "; ".join(errs))
         return 4
     say(f"all done in {results['meta']['wall_s']:.0f}s")
+    if closing:
+        print(closing, flush=True)
     return 0
 
 
