@@ -60,7 +60,7 @@ struct FileSystemStoreCrossProcessTests {
 
     @Test(
         "worker processes racing on one folder: one winner per key, no lost update",
-        .enabled(if: SelfSpawn.isAvailable, "needs the SwiftPM swift-testing runner executable"),
+        .enabled(if: WorkerProcess.isAvailable(unlessSet: WorkerEnvironment.root), "needs the SwiftPM swift-testing runner executable"),
         .timeLimit(.minutes(2)))
     func racingProcesses() async throws {
         try await withTempDirectory(prefix: "lagoon-xproc") { directory in
@@ -75,7 +75,7 @@ struct FileSystemStoreCrossProcessTests {
             for worker in 0..<Self.workers {
                 let log = results.appendingPathComponent("worker-\(worker).log")
                 _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-                processes.append(try SelfSpawn.launch(
+                processes.append(try WorkerProcess.launch(
                     filter: "workerEntryPoint",
                     environment: [
                         WorkerEnvironment.root: root.path,
@@ -180,40 +180,5 @@ enum WorkerEnvironment {
     static var current: [String: String]? {
         let environment = ProcessInfo.processInfo.environment
         return [root, results, go, id].allSatisfy({ environment[$0] != nil }) ? environment : nil
-    }
-}
-
-/// Launching this test binary again, to run one test in another OS process.
-enum SelfSpawn {
-    /// The running test executable (SwiftPM on Linux runs `…PackageTests.xctest`
-    /// directly with `--testing-library swift-testing`).
-    static var executable: String? {
-        guard let path = CommandLine.arguments.first, path.hasSuffix(".xctest"),
-              FileManager.default.isExecutableFile(atPath: path),
-              CommandLine.arguments.contains("swift-testing")
-        else { return nil }
-        return path
-    }
-
-    static var isAvailable: Bool {
-        #if os(Linux)
-        return executable != nil && WorkerEnvironment.current == nil
-        #else
-        return false
-        #endif
-    }
-
-    /// Starts the test binary running only the tests matching `filter`, with extra
-    /// environment variables; its output goes to `log`.
-    static func launch(filter: String, environment: [String: String], log: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable!)
-        process.arguments = ["--testing-library", "swift-testing", "--filter", filter]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = try FileHandle(forWritingTo: log)
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        return process
     }
 }
