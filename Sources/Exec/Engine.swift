@@ -61,17 +61,22 @@ public final class Engine: Sendable {
 
     /// The newest (or eventual, or historical) snapshot; 404 when the namespace does not exist.
     public func snapshot(_ namespace: String, consistency: ConsistencyLevel = .strong, asOf: UInt64? = nil) async throws -> Snapshot {
+        try await pin(namespace, consistency: consistency, asOf: asOf).snapshot
+    }
+
+    /// Pins a snapshot and reports how many WAL entries were read from the store for it,
+    /// which is what the query response's cache figures describe.
+    func pin(_ namespace: String, consistency: ConsistencyLevel, asOf: UInt64?) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
         try Self.checkName(namespace)
         let replica = replica(namespace)
-        let snapshot: Snapshot?
         if let asOf {
-            snapshot = try await replica.snapshot(asOf: asOf)
+            let snapshot = try await replica.snapshot(asOf: asOf)
             guard let snapshot, !snapshot.manifest.isDeleted else { throw LagoonError(.notFound, "namespace \(namespace) has no version \(asOf)") }
-            return snapshot
+            return (snapshot, snapshot.manifest.wal.count)
         }
-        snapshot = try await replica.snapshot(strong: consistency == .strong)
+        let (snapshot, loaded) = try await replica.snapshotCountingLoads(strong: consistency == .strong)
         guard let snapshot, !snapshot.manifest.isDeleted else { throw LagoonError(.notFound, "namespace \(namespace) not found") }
-        return snapshot
+        return (snapshot, loaded)
     }
 
     // MARK: Writes
@@ -168,20 +173,20 @@ public final class Engine: Sendable {
 
     public func query(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let started = ContinuousClock.now
-        let peek = try await snapshot(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
+        let (peek, loaded) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
         let query = try QueryDecoder.decode(body, config: peek.manifest.config)
         let (rows, result, executionNanos) = try run(query, on: peek)
         return .object(JSONObject([
             ("rows", .array(rows)),
             ("billing", ResponseBuilder.billing(peek, returned: 0)),
             ("performance", ResponseBuilder.performance(peek, exhaustive: result.exhaustiveCount, executionNanos: executionNanos,
-                                                        totalNanos: Self.nanos(since: started))),
+                                                        totalNanos: Self.nanos(since: started), loadedEntries: loaded)),
         ]))
     }
 
     public func multiQuery(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let started = ContinuousClock.now
-        let snapshot = try await snapshot(namespace, consistency: Self.consistency(of: body))
+        let (snapshot, loaded) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: nil)
         let request = try QueryDecoder.decodeMulti(body, config: snapshot.manifest.config)
         var results: [[JSONValue]] = []
         var exhaustive = 0
@@ -219,7 +224,7 @@ public final class Engine: Sendable {
             ("results", .array(resultObjects)),
             ("billing", ResponseBuilder.billing(snapshot, returned: 0)),
             ("performance", ResponseBuilder.performance(snapshot, exhaustive: exhaustive, executionNanos: executionNanos,
-                                                        totalNanos: Self.nanos(since: started))),
+                                                        totalNanos: Self.nanos(since: started), loadedEntries: loaded)),
         ]))
     }
 

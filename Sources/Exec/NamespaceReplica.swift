@@ -21,34 +21,43 @@ actor NamespaceReplica {
 
     /// The newest snapshot (nil when the namespace does not exist).
     func snapshot(strong: Bool) async throws -> Snapshot? {
+        try await snapshotCountingLoads(strong: strong).snapshot
+    }
+
+    /// The newest snapshot and how many WAL entries had to be read from the store for it
+    /// (0 when this node's memory already held everything: a hot read).
+    func snapshotCountingLoads(strong: Bool) async throws -> (snapshot: Snapshot?, loadedEntries: Int) {
         if !strong, let refreshedAt, ContinuousClock.now - refreshedAt < pollInterval {
-            return current
+            return (current, 0)
         }
-        try await refresh()
-        return current
+        let loaded = try await refresh()
+        return (current, loaded)
     }
 
     /// Reads a historical version (time travel); built from scratch, not cached.
     func snapshot(asOf version: UInt64) async throws -> Snapshot? {
         if let current, current.manifest.version == version { return current }
         guard let manifest = try await manifests.read(namespace, version: version) else { return nil }
-        return try await build(manifest, from: nil)
+        return try await build(manifest, from: nil).snapshot
     }
 
-    private func refresh() async throws {
+    /// Moves to the newest version; returns the number of WAL entries read from the store.
+    @discardableResult
+    private func refresh() async throws -> Int {
         let known = current?.manifest.version ?? 0
         let newest = try await manifests.newestVersion(namespace, atLeast: known)
         refreshedAt = .now
-        guard newest != known else { return }
+        guard newest != known else { return 0 }
         guard let manifest = try await manifests.read(namespace, version: newest) else {
             current = nil
-            return
+            return 0
         }
-        let built = try await build(manifest, from: current)
+        let (built, loaded) = try await build(manifest, from: current)
         // The actor is re-entrant across the awaits above: a concurrent refresh or commit
         // may have installed a newer version meanwhile; never go backwards.
-        if let installed = current, installed.manifest.version >= built.manifest.version { return }
+        if let installed = current, installed.manifest.version >= built.manifest.version { return loaded }
         current = built
+        return loaded
     }
 
     /// Applies a commit this node just made, without re-reading anything.
@@ -77,9 +86,9 @@ actor NamespaceReplica {
     }
 
     /// Builds the projection of `manifest`, reusing `base` when the manifest extends it.
-    private func build(_ manifest: Manifest, from base: Snapshot?) async throws -> Snapshot {
+    private func build(_ manifest: Manifest, from base: Snapshot?) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
         if manifest.isDeleted {
-            return Snapshot(manifest: manifest, projection: NamespaceProjection(config: manifest.config))
+            return (Snapshot(manifest: manifest, projection: NamespaceProjection(config: manifest.config)), 0)
         }
         var projection: NamespaceProjection
         if let base, base.manifest.version < manifest.version, !base.manifest.isDeleted,
@@ -88,11 +97,13 @@ actor NamespaceReplica {
         } else {
             projection = NamespaceProjection(config: manifest.config)
         }
+        var loaded = 0
         for reference in manifest.wal where reference.seq > projection.appliedSeq {
             let entry = try await manifests.readEntry(reference)
             projection.apply(entry, config: manifest.config)
+            loaded += 1
         }
         projection.updateConfig(manifest.config)
-        return Snapshot(manifest: manifest, projection: projection)
+        return (Snapshot(manifest: manifest, projection: projection), loaded)
     }
 }

@@ -1,8 +1,8 @@
 public import Hummingbird
 
 /// Requires `Authorization: Bearer <key>`. With a keys file only its keys pass; without
-/// one any bearer token passes (the server then listens on loopback only). Health
-/// endpoints are open.
+/// one any bearer token passes (the server then listens on loopback only). Health and
+/// metrics endpoints are open (scrapers carry no key; they expose counters only).
 public struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let keys: APIKeys?
 
@@ -10,7 +10,7 @@ public struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         self.keys = keys
     }
 
-    static var openPaths: Set<String> { ["/healthz", "/readyz"] }
+    static var openPaths: Set<String> { ["/healthz", "/readyz", "/metrics"] }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }

@@ -9,10 +9,12 @@ import Planner
 public struct Routes: Sendable {
     let engine: Engine
     let maxBodyBytes: Int
+    let metrics: Metrics
 
-    public init(engine: Engine, maxBodyBytes: Int) {
+    public init(engine: Engine, maxBodyBytes: Int, metrics: Metrics) {
         self.engine = engine
         self.maxBodyBytes = maxBodyBytes
+        self.metrics = metrics
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
@@ -20,6 +22,11 @@ public struct Routes: Sendable {
         router.get("/readyz") { _, _ in
             _ = try await engine.listNamespaces(prefix: "", cursor: nil, pageSize: 1)
             return JSONResponse.ok(.object(JSONObject([("status", .string("ready"))])))
+        }
+
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
         }
 
         router.post("/v2/namespaces/:namespace") { request, context in

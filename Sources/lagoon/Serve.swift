@@ -43,7 +43,7 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no auth.keys_file configured: any bearer token is accepted (loopback only)")
         }
         try FileManager.default.createDirectory(atPath: settings.storageRoot, withIntermediateDirectories: true)
-        let store = try FileSystemStore(path: settings.storageRoot)
+        let store = InstrumentedStore(try FileSystemStore(path: settings.storageRoot))
         var options = EngineOptions()
         options.pollInterval = .milliseconds(settings.pollIntervalMillis)
         options.prefix = settings.storagePrefix
@@ -59,7 +59,8 @@ struct Serve: AsyncParsableCommand {
         let storageRoot = settings.storageRoot
         let showSample = sample
         let app = LagoonServer.application(
-            engine: engine, keys: keys, host: host, port: settings.listenPort, maxBodyBytes: settings.maxBodyBytes, logger: logger,
+            engine: engine, keys: keys, host: host, port: settings.listenPort, maxBodyBytes: settings.maxBodyBytes,
+            metrics: Metrics(store: store), logger: logger,
             onServerRunning: { port in
                 var banner = "lagoon listening on http://\(host):\(port) (storage: \(storageRoot))\n"
                 if showSample { banner += SampleLoader.tryThis(host: host, port: port) + "\n" }

@@ -135,3 +135,23 @@ import Testing
         return Array(data)
     }
 }
+
+@Suite struct MetricsRouteTests {
+    @Test func objectStoreCountersAreExposedWithoutAKey() async throws {
+        let store = InstrumentedStore(MemoryStore())
+        let engine = Engine(store: store)
+        let app = Application(router: LagoonServer.router(engine: engine, keys: nil, maxBodyBytes: 1 << 20, metrics: Metrics(store: store)))
+        try await app.test(.router) { client in
+            _ = try await client.execute(uri: "/v2/namespaces/ns", method: .post, headers: RoutesTests.bearer,
+                                         body: ByteBuffer(string: #"{"upsert_rows": [{"id": 1}]}"#))
+            let response = try await client.execute(uri: "/metrics", method: .get)
+            #expect(response.status == .ok)
+            let text = String(buffer: response.body)
+            let puts = text.split(separator: "\n").first { $0.hasPrefix("lagoon_objstore_requests_total{op=\"put\"}") }
+            let count = puts.flatMap { Int($0.split(separator: " ").last ?? "") }
+            // At least the WAL entry, the manifest and the catalog marker were written.
+            #expect((count ?? 0) >= 3, "\(text)")
+            #expect(text.contains("lagoon_objstore_errors_total 0"))
+        }
+    }
+}
