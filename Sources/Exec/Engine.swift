@@ -141,24 +141,22 @@ public final class Engine: Sendable {
         return WriteOutcome()
     }
 
-    /// Physical copy: the source's live documents become the first write of the destination.
+    /// Physical copy: the source's live documents become the first write of the destination,
+    /// one WAL entry however many documents there are.
     func copy(_ namespace: String, from source: String) async throws -> WriteOutcome {
         let snapshot = try await snapshot(source)
         try await requireAbsent(namespace)
         let projection = snapshot.projection
-        var rows: [JSONValue] = []
-        rows.reserveCapacity(projection.liveCount)
+        var documents: [Document] = []
+        documents.reserveCapacity(projection.liveCount)
         for row in 0..<projection.rowCount where projection.alive[row] {
-            let document = projection.document(row: row)
-            var object = JSONObject([("id", ResponseBuilder.id(document.id))])
-            if let vector = document.vector { object["vector"] = ResponseBuilder.vector(vector, base64: true) }
-            for name in document.attributes.keys.sorted() { object[name] = document.attributes[name]!.json }
-            rows.append(.object(object))
+            documents.append(projection.document(row: row))
         }
-        let config = snapshot.manifest.config
-        var body = JSONObject([("schema", ResponseBuilder.schema(config, forWrite: true)), ("upsert_rows", .array(rows))])
-        if let metric = config.distanceMetric { body["distance_metric"] = .string(metric.rawValue) }
-        var outcome = try await committer(namespace).submit(.object(body))
+        // Built, not decoded: the documents were validated when the source accepted them.
+        // The committer uses it only while the destination is still empty; if it was
+        // created meanwhile, the empty body is re-decoded and rejected.
+        let request = WriteRequest(config: snapshot.manifest.config, upserts: documents)
+        var outcome = try await committer(namespace).submit(.null, predecoded: (config: NamespaceConfig(), request: request))
         outcome.upserted = []
         return outcome
     }

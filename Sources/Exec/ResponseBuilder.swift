@@ -81,15 +81,14 @@ enum ResponseBuilder {
     }
 
     /// The schema map of GET /v1/namespaces/{ns}/schema.
-    /// `forWrite` leaves out what a write's `schema` option does not take (the id, `ann`).
-    static func schema(_ config: NamespaceConfig, forWrite: Bool = false) -> JSONValue {
+    static func schema(_ config: NamespaceConfig) -> JSONValue {
         var object = JSONObject()
-        if let kind = config.idKind, !forWrite { object["id"] = .object(JSONObject([("type", .string(kind.rawValue))])) }
+        if let kind = config.idKind { object["id"] = .object(JSONObject([("type", .string(kind.rawValue))])) }
         for name in config.schema.keys.sorted() {
             let attribute = config.schema[name]!
             var spec = JSONObject([("type", .string(attribute.type))])
             if name == "vector" {
-                if !forWrite { spec["ann"] = .bool(true) }
+                spec["ann"] = .bool(true)
             } else {
                 spec["filterable"] = .bool(attribute.filterable ?? (attribute.fullTextSearch == nil))
                 if let fts = attribute.fullTextSearch {

@@ -27,6 +27,14 @@ public struct WriteRequest: Sendable {
     public var isEmpty: Bool {
         upserts.isEmpty && patches.isEmpty && deletes.isEmpty && deleteByFilter == nil && patchByFilter == nil
     }
+
+    /// A request built by Lagoon itself from already-valid documents (a namespace copy),
+    /// not decoded from a body.
+    public init(config: NamespaceConfig, upserts: [Document] = []) {
+        self.config = config
+        self.upserts = upserts
+        changesConfig = !upserts.isEmpty
+    }
 }
 
 /// Decodes and validates write bodies against the namespace's current config.
