@@ -152,24 +152,20 @@ public struct ManifestStore: Sendable {
     }
 
     /// Removes what a deleted namespace leaves behind, after its tombstone (`deleted`
-    /// manifest) has committed: the catalog marker, its WAL objects, and every manifest
-    /// version before the tombstone. The tombstone and CURRENT stay, so version numbers keep
-    /// increasing when the name is reused and a crash mid-cleanup leaves only garbage.
-    /// WAL objects a branch still references (a `refs/{namespace}/` marker exists) stay until
-    /// no branch needs them; `repair` collects them later.
+    /// manifest) has committed: the catalog marker and its WAL objects. Manifest versions
+    /// all stay (they are small): a version that disappeared could be created again by a node
+    /// holding a stale cache, resurrecting references to deleted objects. Keeping them also
+    /// keeps version numbers increasing when the name is reused, and a crash mid-cleanup
+    /// leaves only garbage. WAL objects a branch still references (a `refs/{namespace}/`
+    /// marker exists) stay until no branch needs them; `repair` collects garbage later.
     public func removeObjects(ofDeleted namespace: String, tombstone: Manifest, lastLive manifest: Manifest?) async throws {
         precondition(tombstone.isDeleted, "only a committed tombstone allows cleanup")
         let l = layout(namespace)
         try await store.delete(l.catalogKey)
         let sharedWithBranches = !(try await store.list(prefix: l.branchReferencePrefix, cursor: nil, limit: 1).objects.isEmpty)
-        var objects = try await store.listAll(prefix: l.root)
-        objects.removeAll { object in
-            if object.key.hasPrefix(l.walPrefix) { return sharedWithBranches }
-            guard object.key.hasPrefix(l.manifestPrefix) else { return false }
-            let version = UInt64(object.key.dropFirst(l.manifestPrefix.count))
-            return version == nil || version! >= tombstone.version  // CURRENT, the tombstone, later versions
+        if !sharedWithBranches {
+            for object in try await store.listAll(prefix: l.walPrefix) { try await store.delete(object.key) }
         }
-        for object in objects { try await store.delete(object.key) }
         for owner in owners(of: manifest) where owner != namespace {
             try await store.delete(layout(owner).branchReferenceKey(namespace))
         }

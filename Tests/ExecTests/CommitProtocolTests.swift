@@ -480,6 +480,21 @@ struct CommitProtocolTests {
         #expect(try await liveDocumentsByID(engine, "ns") == Self.documents([7, 8]))
     }
 
+    @Test("a node with a stale cache sees another node's delete and never resurrects deleted data")
+    func staleNodeSeesDelete() async throws {
+        let store = MemoryStore()
+        let stale = Engine(store: store), deleter = Engine(store: store)
+        for i in 1...3 { _ = try await stale.write("ns", body: try parseJSON(Self.row(i))) }
+        #expect(try await liveDocumentsByID(stale, "ns") == Self.documents([1, 2, 3]))
+        try await deleter.deleteNamespace("ns")
+        let gone = await #expect(throws: LagoonError.self) { try await stale.snapshot("ns") }
+        #expect(gone?.code == .notFound)
+        // The stale node's next write re-creates the namespace with that write only.
+        _ = try await stale.write("ns", body: try parseJSON(Self.row(9)))
+        #expect(try await liveDocumentsByID(deleter, "ns") == Self.documents([9]))
+        #expect(try await liveDocumentsByID(Engine(store: store), "ns") == Self.documents([9]))
+    }
+
     // MARK: Rejected writes
 
     @Test("a rejected write writes nothing", arguments: RejectedWrite.cases)

@@ -393,7 +393,7 @@ struct ManifestStoreTests {
         return tombstone
     }
 
-    @Test("a delete leaves only the tombstone and CURRENT of the namespace, and nothing else changes", arguments: backends)
+    @Test("a delete leaves only the manifests of the namespace (tombstone last), and nothing else changes", arguments: backends)
     func deleteNamespace(_ backend: StoreBackend) async throws {
         try await backend.withStore { store async throws in
             let manifests = ManifestStore(store: store)
@@ -402,7 +402,8 @@ struct ManifestStoreTests {
             let before = try await store.listAll(prefix: "").map(\.key)
             let tombstone = try await Self.delete(manifests, "ns", doomed)
             let after = try await store.listAll(prefix: "").map(\.key)
-            let kept = [NamespaceLayout(namespace: "ns").manifestKey(tombstone.version), NamespaceLayout(namespace: "ns").currentKey]
+            let layout = NamespaceLayout(namespace: "ns")
+            let kept = (1...tombstone.version).map { layout.manifestKey($0) } + [layout.currentKey]
             #expect(after.filter { $0.hasPrefix("ns/ns/") }.sorted() == kept.sorted(), "left behind: \(after)")
             #expect(!after.contains("catalog/ns"))
             #expect(after.filter { !$0.hasPrefix("ns/ns/") } == before.filter { !$0.hasPrefix("ns/ns/") && $0 != "catalog/ns" })
@@ -433,8 +434,9 @@ struct ManifestStoreTests {
             let parentTombstone = try await Self.delete(manifests, "parent", parent)
             let remaining = Set(try await store.listAll(prefix: "").map(\.key))
             for key in walKeys { #expect(remaining.contains(key), "shared WAL object \(key) was deleted") }
+            let parentLayout = NamespaceLayout(namespace: "parent")
             #expect(remaining.filter { $0.hasPrefix("ns/parent/manifest/") }
-                    == Set([NamespaceLayout(namespace: "parent").manifestKey(parentTombstone.version), NamespaceLayout(namespace: "parent").currentKey]))
+                    == Set((1...parentTombstone.version).map { parentLayout.manifestKey($0) } + [parentLayout.currentKey]))
             #expect(!remaining.contains("catalog/parent"))
             #expect(remaining.contains("refs/parent/child"))
 
