@@ -124,8 +124,16 @@ public final class Engine: Sendable {
     func branch(_ namespace: String, from source: String) async throws -> WriteOutcome {
         let parent = try await snapshot(source).manifest
         let previousVersion = try await requireAbsent(namespace)
-        for owner in manifests.owners(of: parent).union([source]) {
+        let owners = manifests.owners(of: parent).union([source])
+        for owner in owners {
             try await manifests.addBranchReference(owner: owner, branch: namespace)
+        }
+        // A parent delete checks for markers only after its tombstone commits. Re-checking
+        // the parent after writing ours closes the race: either we see its tombstone and
+        // stop, or its delete sees our marker and keeps the WAL objects we reference.
+        guard let current = try await manifests.latest(source, atLeast: parent.version), !current.isDeleted else {
+            for owner in owners { try await manifests.store.delete(manifests.layout(owner).branchReferenceKey(namespace)) }
+            throw LagoonError(.notFound, "namespace \(source) was deleted while branching from it")
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let manifest = Manifest(
