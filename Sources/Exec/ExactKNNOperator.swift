@@ -51,6 +51,12 @@ public final class ExactKNNOperator: OperatorBase, PhysicalOperator {
                         let lo = Int(rows[start]) - first, hi = Int(rows[end - 1]) - first
                         if hi - lo + 1 == end - start {
                             score(q, matrix, dimension, rows: lo..<(hi + 1), into: slice)
+                        } else if (end - start) * 3 >= hi - lo + 1 {
+                            // Dense run (a filter kept a third or more): streaming over the
+                            // whole range and keeping the wanted rows beats gathering them.
+                            var dense = [Float](repeating: 0, count: hi - lo + 1)
+                            dense.withUnsafeMutableBufferPointer { score(q, matrix, dimension, rows: lo..<(hi + 1), into: $0) }
+                            for i in start..<end { out[i] = dense[Int(rows[i]) - first - lo] }
                         } else {
                             let local = rows[start..<end].map { $0 - Int32(first) }
                             local.withUnsafeBufferPointer { score(q, matrix, dimension, ordinals: $0, into: slice) }

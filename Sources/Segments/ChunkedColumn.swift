@@ -8,8 +8,9 @@
 public struct ChunkedColumn<Element>: @unchecked Sendable {
     // @unchecked: chunks are immutable below every holder's `count`; appends are serialised
     // by the single owner and never touch slots a snapshot can read (see type comment).
+    @usableFromInline
     final class Chunk {
-        let base: UnsafeMutablePointer<Element>
+        @usableFromInline let base: UnsafeMutablePointer<Element>
         let capacity: Int
         /// Slots written so far by whichever copy appended last.
         var used = 0
@@ -28,7 +29,9 @@ public struct ChunkedColumn<Element>: @unchecked Sendable {
     /// Elements per row (the vector dimension for vector columns, 1 for scalars).
     public let width: Int
     public let rowsPerChunk: Int
-    private var chunks: [Chunk] = []
+    // Internal, not private, so the inlinable readers below specialise in client modules:
+    // an unspecialised generic read per row costs a metadata lookup.
+    @usableFromInline private(set) var chunks: [Chunk] = []
     public private(set) var count = 0
 
     public init(width: Int = 1, rowsPerChunk: Int = 4096) {
@@ -75,7 +78,7 @@ public struct ChunkedColumn<Element>: @unchecked Sendable {
         return element(row: row, lane: lane)
     }
 
-    @usableFromInline
+    @inlinable
     func element(row: Int, lane: Int) -> Element {
         let chunk = chunks[row / rowsPerChunk]
         return chunk.base[(row % rowsPerChunk) * width + lane]
