@@ -63,8 +63,9 @@ actor GroupCommitter {
     private func commit(_ batch: [Pending]) async {
         var live = batch
         do {
-            for _ in 0..<maxAttempts {
-                let attempt = try await prepare(live)
+            for retry in 0..<maxAttempts {
+                var attempt = try await prepare(live)
+                attempt.retry = retry
                 for (index, error) in attempt.rejected { live[index].continuation.resume(throwing: error) }
                 live = attempt.accepted.map { live[$0] }
                 guard !live.isEmpty else { return }
@@ -77,7 +78,7 @@ actor GroupCommitter {
                 if let bytes = attempt.entryBytes, let reference = next.wal.last {
                     try await manifests.store.put(reference.key, bytes, condition: .ifAbsent)
                 }
-                switch try await manifests.commit(next) {
+                switch try await commitRetryingUnavailable(next) {
                 case .committed:
                     lastConfig.withLock { $0 = next.config }
                     await manifests.advanceHint(namespace, to: next.version)
@@ -85,6 +86,8 @@ actor GroupCommitter {
                     for (pending, outcome) in zip(live, attempt.outcomes) { pending.continuation.resume(returning: outcome) }
                     return
                 case .lostRace:
+                    // Jittered backoff so two writers that keep colliding drift apart.
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(4 << min(attempt.retry, 4)))))
                     continue
                 }
             }
@@ -103,6 +106,22 @@ actor GroupCommitter {
         var entry: WALEntry?
         var entryBytes: Data?
         var createsNamespace = false
+        var retry = 0
+    }
+
+    /// Creates the manifest version, retrying when the store is briefly unavailable. A
+    /// retry is safe: a version that an earlier try created is recognised by its commit
+    /// token (`ManifestStore.commit`), so an ambiguous failure becomes a definite answer.
+    private func commitRetryingUnavailable(_ next: Manifest) async throws -> CommitOutcome {
+        var tries = 0
+        while true {
+            do {
+                return try await manifests.commit(next)
+            } catch let error as StoreError where error.code == .unavailable && tries < 3 {
+                tries += 1
+                try await Task.sleep(for: .milliseconds(20 << tries))
+            }
+        }
     }
 
     /// Decodes and resolves the batch against the newest snapshot; builds the entry and

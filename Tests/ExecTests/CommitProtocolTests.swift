@@ -309,15 +309,29 @@ struct CommitProtocolTests {
         let engine = Engine(store: faulty)
         _ = try await engine.write("ns", body: try parseJSON(Self.row(1)))
         faulty.loseAckOfNextPut(keyPrefix: "ns/ns/manifest/0")
-        // The caller may see an error (the store said "unavailable") or a success; either way
-        // the commit landed, and nothing may be duplicated or skipped.
-        _ = try? await engine.write("ns", body: try parseJSON(Self.row(2)))
+        // The store said "unavailable" although the put landed: the committer retries, finds
+        // its own commit token on the version, and acknowledges. Nothing is duplicated or skipped.
+        let outcome = try await engine.write("ns", body: try parseJSON(Self.row(2)))
+        #expect(outcome.upserted == [.uint(2)])
         #expect(faulty.injectedCount == 1)
         #expect(try await liveDocumentsByID(Engine(store: base), "ns") == Self.documents([1, 2]))
         _ = try await engine.write("ns", body: try parseJSON(Self.row(3)))
         #expect(try await liveDocumentsByID(engine, "ns") == Self.documents([1, 2, 3]))
         let chain = try await verifiedManifestChain(base, "ns")
         #expect(chain.count == 3)
+    }
+
+    @Test("a manifest put that fails as unavailable is retried and the write acknowledged")
+    func unavailableManifestPutIsRetried() async throws {
+        let base = MemoryStore()
+        let faulty = FaultyStore(wrapping: base)
+        let engine = Engine(store: faulty)
+        _ = try await engine.write("ns", body: try parseJSON(Self.row(1)))
+        faulty.failNext(2, [.put], keyPrefix: "ns/ns/manifest/0")
+        _ = try await engine.write("ns", body: try parseJSON(Self.row(2)))
+        #expect(faulty.injectedCount == 2)
+        #expect(try await liveDocumentsByID(Engine(store: base), "ns") == Self.documents([1, 2]))
+        #expect(try await verifiedManifestChain(base, "ns").count == 2)
     }
 
     // MARK: Two OS processes
