@@ -40,7 +40,7 @@ enum SampleLoader {
           curl -s http://\(host):\(port)/v2/namespaces/\(namespace)/query -H 'Authorization: Bearer any' \\
             -d '{"rank_by": ["text", "BM25", "rock music"], "top_k": 3, "include_attributes": ["text"]}'
           curl -s http://\(host):\(port)/v2/namespaces/\(namespace)/explain_query -H 'Authorization: Bearer any' \\
-            -d '{"rank_by": ["text", "BM25", "dog"], "filters": ["pos", "Eq", "noun"]}'
+            -d '{"rank_by": ["text", "BM25", "music"], "filters": ["pos", "Eq", "noun"]}'
         """
     }
 }
