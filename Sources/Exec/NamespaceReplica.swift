@@ -10,7 +10,7 @@ actor NamespaceReplica {
     let namespace: String
     let manifests: ManifestStore
     let pollInterval: Duration
-    private var current: Snapshot?
+    private(set) var current: Snapshot?
     private var refreshedAt: ContinuousClock.Instant?
 
     init(namespace: String, manifests: ManifestStore, pollInterval: Duration) {
@@ -63,7 +63,9 @@ actor NamespaceReplica {
     /// Applies a commit this node just made, without re-reading anything.
     func applyCommitted(_ manifest: Manifest, entry: WALEntry?) async {
         guard let version = current?.manifest.version, version + 1 == manifest.version else {
-            current = nil  // out of step: the next read rebuilds
+            // Either a reader's refresh already installed this version (or a newer one), or
+            // this node is behind. Never drop what is installed: a concurrent refresh may be
+            // about to return it. Make the next read of any kind revalidate instead.
             refreshedAt = nil
             return
         }

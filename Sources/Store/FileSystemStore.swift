@@ -65,6 +65,10 @@ public final class FileSystemStore: ObjectStore {
     // MARK: ObjectStore
 
     public func get(_ key: String) async throws -> StoredObject {
+        try await offloaded { try self.getNow(key) }
+    }
+
+    private func getNow(_ key: String) throws -> StoredObject {
         try ObjectKey.validate(key)
         let bytes = try translatingErrors(key) {
             try withOpenObject(key) { file in try file.read(offset: 0, length: file.status().size) }
@@ -74,6 +78,10 @@ public final class FileSystemStore: ObjectStore {
     }
 
     public func getRange(_ key: String, offset: Int, length: Int) async throws -> Data {
+        try await offloaded { try self.getRangeNow(key, offset: offset, length: length) }
+    }
+
+    private func getRangeNow(_ key: String, offset: Int, length: Int) throws -> Data {
         try ObjectKey.validate(key)
         guard offset >= 0, length >= 0 else {
             throw StoreError(.io, key: key, "invalid range: offset \(offset), length \(length)")
@@ -86,12 +94,20 @@ public final class FileSystemStore: ObjectStore {
     }
 
     public func head(_ key: String) async throws -> ObjectInfo? {
+        try await offloaded { try self.headNow(key) }
+    }
+
+    private func headNow(_ key: String) throws -> ObjectInfo? {
         try ObjectKey.validate(key)
         return try translatingErrors(key) { try info(key) }
     }
 
     @discardableResult
     public func put(_ key: String, _ bytes: Data, condition: PutCondition) async throws -> String {
+        try await offloaded { try self.putNow(key, bytes, condition: condition) }
+    }
+
+    private func putNow(_ key: String, _ bytes: Data, condition: PutCondition) throws -> String {
         try ObjectKey.validate(key)
         try translatingErrors(key) {
             // Write and fsync outside the lock so it is held only for check + rename.
@@ -123,6 +139,10 @@ public final class FileSystemStore: ObjectStore {
     }
 
     public func list(prefix: String, cursor: String?, limit: Int) async throws -> ListPage {
+        try await offloaded { try self.listNow(prefix: prefix, cursor: cursor, limit: limit) }
+    }
+
+    private func listNow(prefix: String, cursor: String?, limit: Int) throws -> ListPage {
         guard ObjectKey.prefixCanMatch(prefix) else {
             _ = try ObjectKey.page(sortedKeys: [], cursor: cursor, limit: limit)  // validates limit
             return ListPage(objects: [], nextCursor: nil)
@@ -140,6 +160,10 @@ public final class FileSystemStore: ObjectStore {
     }
 
     public func delete(_ key: String) async throws {
+        try await offloaded { try self.deleteNow(key) }
+    }
+
+    private func deleteNow(_ key: String) throws {
         try ObjectKey.validate(key)
         try translatingErrors(key) {
             try withKeyLock(key) {
@@ -152,6 +176,19 @@ public final class FileSystemStore: ObjectStore {
                 }
                 try syncDirectory(parentPath(path))
             }
+        }
+    }
+
+    // MARK: Blocking I/O off the concurrency pool
+
+    /// File calls block (fsync can take milliseconds), and Swift's cooperative pool has
+    /// one thread per core: running them there would stall queries behind writes. They
+    /// run on a dispatch queue instead, and the calling task awaits the result.
+    private static let ioQueue = DispatchQueue(label: "lagoon.filesystem-store", attributes: .concurrent)
+
+    private func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Self.ioQueue.async { continuation.resume(with: Result { try body() }) }
         }
     }
 
