@@ -13,7 +13,14 @@ public struct FullTextConfig: Sendable, Codable, Equatable {
     public var k1: Double = 1.2
     public var b: Double = 0.75
 
-    public init() {}
+    public init(stemming: Bool = false, removeStopwords: Bool = true, caseSensitive: Bool = false,
+                k1: Double = 1.2, b: Double = 0.75) {
+        self.stemming = stemming
+        self.removeStopwords = removeStopwords
+        self.caseSensitive = caseSensitive
+        self.k1 = k1
+        self.b = b
+    }
 
     enum CodingKeys: String, CodingKey {
         case language, stemming, k1, b
@@ -54,7 +61,13 @@ public struct NamespaceConfig: Sendable, Codable, Equatable {
     public var idKind: DocumentID.Kind?
     public var schema: [String: AttributeSchema] = [:]
 
-    public init() {}
+    public init(distanceMetric: DistanceMetric? = nil, dimension: Int? = nil, idKind: DocumentID.Kind? = nil,
+                schema: [String: AttributeSchema] = [:]) {
+        self.distanceMetric = distanceMetric
+        self.dimension = dimension
+        self.idKind = idKind
+        self.schema = schema
+    }
 
     enum CodingKeys: String, CodingKey {
         case dimension, schema

@@ -44,16 +44,8 @@ struct FormatFixtureTests {
 
     /// The manifest frozen in manifest-v1.bin.
     static var manifest: Manifest {
-        var config = NamespaceConfig()
-        config.distanceMetric = .cosineDistance
-        config.dimension = 3
-        config.idKind = .uint
-        var fts = FullTextConfig()
-        fts.stemming = true
-        fts.removeStopwords = false
-        fts.caseSensitive = true
-        fts.k1 = 1.5
-        fts.b = 0.5
+        let fts = FullTextConfig(stemming: true, removeStopwords: false, caseSensitive: true, k1: 1.5, b: 0.5)
+        var config = NamespaceConfig(distanceMetric: .cosineDistance, dimension: 3, idKind: .uint)
         config.schema = [
             "vector": AttributeSchema(type: "[3]f32"),
             "title": AttributeSchema(type: "string", filterable: false, fullTextSearch: fts),

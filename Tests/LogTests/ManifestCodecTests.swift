@@ -19,16 +19,8 @@ enum ManifestSamples {
     }
 
     static var fullConfig: NamespaceConfig {
-        var config = NamespaceConfig()
-        config.distanceMetric = .euclideanSquared
-        config.dimension = 768
-        config.idKind = .uuid
-        var fts = FullTextConfig()
-        fts.stemming = true
-        fts.removeStopwords = false
-        fts.caseSensitive = true
-        fts.k1 = 1.5
-        fts.b = 0.25
+        let fts = FullTextConfig(stemming: true, removeStopwords: false, caseSensitive: true, k1: 1.5, b: 0.25)
+        var config = NamespaceConfig(distanceMetric: .euclideanSquared, dimension: 768, idKind: .uuid)
         config.schema = [
             "vector": AttributeSchema(type: "[768]f32"),
             "title": AttributeSchema(type: "string", filterable: false, fullTextSearch: fts),

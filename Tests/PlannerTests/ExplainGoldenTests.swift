@@ -10,10 +10,7 @@ import Testing
 @Suite("explain output (golden files)")
 struct ExplainGoldenTests {
     static let statistics: SnapshotStatistics = {
-        var config = NamespaceConfig()
-        config.distanceMetric = .cosineDistance
-        config.dimension = 4
-        config.idKind = .uint
+        var config = NamespaceConfig(distanceMetric: .cosineDistance, dimension: 4, idKind: .uint)
         var stemmed = FullTextConfig()
         stemmed.stemming = true
         stemmed.k1 = 1.5

@@ -7,10 +7,7 @@ import Testing
 struct QueryDecoderTests {
     /// cosine, 3 dimensions, two full-text attributes and a plain string.
     static let config: NamespaceConfig = {
-        var config = NamespaceConfig()
-        config.distanceMetric = .cosineDistance
-        config.dimension = 3
-        config.idKind = .uint
+        var config = NamespaceConfig(distanceMetric: .cosineDistance, dimension: 3, idKind: .uint)
         config.schema = [
             "vector": AttributeSchema(type: "[3]f32"),
             "text": AttributeSchema(type: "string", fullTextSearch: FullTextConfig()),

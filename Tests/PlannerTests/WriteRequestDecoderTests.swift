@@ -8,10 +8,7 @@ import Testing
 struct WriteRequestDecoderTests {
     /// A namespace that already has data: uint ids, 3-dimensional cosine vectors, typed attributes.
     static let existing: NamespaceConfig = {
-        var config = NamespaceConfig()
-        config.distanceMetric = .cosineDistance
-        config.dimension = 3
-        config.idKind = .uint
+        var config = NamespaceConfig(distanceMetric: .cosineDistance, dimension: 3, idKind: .uint)
         config.schema = [
             "vector": AttributeSchema(type: "[3]f32"),
             "count": AttributeSchema(type: "int"),
@@ -163,12 +160,7 @@ struct WriteRequestDecoderTests {
              "distance_metric": "euclidean_squared"}
             """#, config: NamespaceConfig())
         let config = request.config
-        var fts = FullTextConfig()
-        fts.stemming = true
-        fts.removeStopwords = false
-        fts.caseSensitive = true
-        fts.k1 = 1.5
-        fts.b = 0.5
+        let fts = FullTextConfig(stemming: true, removeStopwords: false, caseSensitive: true, k1: 1.5, b: 0.5)
         #expect(config.schema["body"] == AttributeSchema(type: "string", fullTextSearch: fts))
         #expect(config.schema["labels"] == AttributeSchema(type: "[]string", filterable: false, fullTextSearch: FullTextConfig()))
         #expect(config.schema["n"] == AttributeSchema(type: "int"))
