@@ -70,14 +70,23 @@ actor NamespaceReplica {
             return
         }
         // Take the projection out so this is its only reference and it advances in place.
+        let installed = current!.manifest
         var projection = current!.projection
         current = nil
-        if let entry {
-            projection.apply(entry, config: manifest.config)
-        } else {
-            projection.updateConfig(manifest.config)
+        do {
+            if let entry {
+                try projection.apply(entry, config: manifest.config)
+            } else {
+                projection.updateConfig(manifest.config)
+            }
+            current = Snapshot(manifest: manifest, projection: projection)
+        } catch {
+            // Unreachable for entries this node wrote; a failed apply changes nothing, so the
+            // installed version stays and the next read rebuilds from the store.
+            current = Snapshot(manifest: installed, projection: projection)
+            refreshedAt = nil
+            return
         }
-        current = Snapshot(manifest: manifest, projection: projection)
         refreshedAt = .now
     }
 
@@ -102,7 +111,7 @@ actor NamespaceReplica {
         var loaded = 0
         for reference in manifest.wal where reference.seq > projection.appliedSeq {
             let entry = try await manifests.readEntry(reference)
-            projection.apply(entry, config: manifest.config)
+            try projection.apply(entry, config: manifest.config)
             loaded += 1
         }
         projection.updateConfig(manifest.config)

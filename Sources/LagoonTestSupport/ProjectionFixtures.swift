@@ -27,6 +27,7 @@ public struct ProjectionBuilder: Sendable {
     /// Applies the events as the next committed entry, under the current `config`.
     public mutating func apply(_ events: [WriteEvent]) {
         seq += 1
-        projection.apply(WALEntry(seq: seq, createdAtMillis: 0, writerToken: "test", events: events), config: config)
+        // Test fixtures are well-formed by construction.
+        try! projection.apply(WALEntry(seq: seq, createdAtMillis: 0, writerToken: "test", events: events), config: config)
     }
 }

@@ -60,8 +60,28 @@ public struct NamespaceProjection: Sendable {
     }
 
     /// Applies a committed entry's config and events. Entries must arrive in sequence order.
-    public mutating func apply(_ entry: WALEntry, config newConfig: NamespaceConfig) {
-        precondition(entry.seq > appliedSeq, "entry \(entry.seq) applied after \(appliedSeq)")
+    /// An entry that cannot follow this state (out of sequence, or vectors of another width)
+    /// throws `FormatError.corrupt` and changes nothing: the writer never produces one, so it
+    /// can only come from damaged or forged objects, which must not stop the process.
+    public mutating func apply(_ entry: WALEntry, config newConfig: NamespaceConfig) throws {
+        let object = "wal entry \(entry.seq)"
+        guard entry.seq > appliedSeq else {
+            throw FormatError(.corrupt, object: object, "out of sequence: applied after \(appliedSeq)")
+        }
+        var width = vectors?.width
+        for event in entry.events {
+            let vector: [Float]?
+            switch event {
+            case .upsert(let document): vector = document.vector
+            case .patch(_, _, let patched): vector = patched
+            case .delete: vector = nil
+            }
+            guard let vector else { continue }
+            if width == nil { width = vector.count }
+            guard vector.count == width, vector.count > 0 else {
+                throw FormatError(.corrupt, object: object, "a \(vector.count)-dimensional vector in a \(width ?? 0)-dimensional namespace")
+            }
+        }
         updateConfig(newConfig)
         for event in entry.events { apply(event) }
         appliedSeq = entry.seq
