@@ -22,6 +22,15 @@ public struct APIKeys: Sendable {
 
     public let entries: [Entry]
 
+    /// The roles a key can have (enforced per route in a later version).
+    public static let roles: Set<String> = ["admin", "writer", "reader"]
+
+    public static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95
+        }
+    }
+
     public init(entries: [Entry]) {
         self.entries = entries
     }
@@ -32,21 +41,26 @@ public struct APIKeys: Sendable {
         }
         let values = try TOMLSubset.parse(text)
         var byID: [String: Entry] = [:]
-        for (key, value) in values where key.hasPrefix("keys.") {
-            let parts = key.dropFirst("keys.".count).split(separator: ".")
-            guard parts.count == 2 else { continue }
-            let id = String(parts[0])
+        for (key, value) in values {
+            let parts = key.split(separator: ".")
+            guard parts.count == 3, parts[0] == "keys", isValidID(String(parts[1])) else {
+                throw ServerConfig.Invalid(description: "keys file \(path): unexpected entry \(key); use [keys.<id>] with sha256 and role")
+            }
+            let id = String(parts[1])
             var entry = byID[id] ?? Entry(id: id, sha256: "", role: "reader")
-            switch parts[1] {
+            switch parts[2] {
             case "sha256": entry.sha256 = value.text.lowercased()
             case "role": entry.role = value.text
-            default: break
+            default: throw ServerConfig.Invalid(description: "keys file \(path): unknown field \(key)")
             }
             byID[id] = entry
         }
         let entries = byID.values.sorted { $0.id < $1.id }
-        for entry in entries where entry.sha256.count != 64 {
+        for entry in entries where entry.sha256.count != 64 || !entry.sha256.allSatisfy(\.isHexDigit) {
             throw ServerConfig.Invalid(description: "keys file \(path): key \(entry.id) needs a 64-hex-digit sha256")
+        }
+        for entry in entries where !roles.contains(entry.role) {
+            throw ServerConfig.Invalid(description: "keys file \(path): key \(entry.id) has role \(entry.role); use admin, writer or reader")
         }
         guard !entries.isEmpty else { throw ServerConfig.Invalid(description: "keys file \(path) defines no [keys.<id>] entries") }
         return APIKeys(entries: entries)

@@ -15,6 +15,9 @@ public struct ServerConfig: Sendable, Equatable {
     /// Largest accepted request body.
     public var maxBodyBytes = 256 * 1024 * 1024
     public var logFormat = "text"
+    /// Keys the file or environment set that this version does not know (typos, or
+    /// settings of later versions); `serve` logs them so a misspelt key is not silently lost.
+    public var unknownKeys: [String] = []
 
     public init() {}
 
@@ -49,18 +52,17 @@ public struct ServerConfig: Sendable, Equatable {
                 try setListen(text)
                 listenExplicit = true
             case "server.embedded_indexer": embeddedIndexer = try Self.bool(text, key)
-            case "server.max_body_bytes": maxBodyBytes = try Self.int(text, key)
+            case "server.max_body_bytes": maxBodyBytes = try Self.int(text, key, minimum: 1024)
             case "storage.backend":
                 guard text == "fs" else { throw Invalid(description: "storage.backend \"\(text)\": only \"fs\" is available in this version (S3 is planned)") }
                 storageBackend = text
             case "storage.root": storageRoot = text
             case "storage.prefix": storagePrefix = text
             case "auth.keys_file": keysFile = text.isEmpty ? nil : text
-            case "manifest.poll_interval_ms": pollIntervalMillis = try Self.int(text, key)
+            case "manifest.poll_interval_ms": pollIntervalMillis = try Self.int(text, key, minimum: 0)
             case "observability.log_format": logFormat = text
             default:
-                // Sections of the deployment guide that later versions use are accepted and ignored.
-                continue
+                unknownKeys.append(key)
             }
         }
     }
@@ -81,8 +83,10 @@ public struct ServerConfig: Sendable, Equatable {
         }
     }
 
-    static func int(_ text: String, _ key: String) throws -> Int {
-        guard let v = Int(text.replacingOccurrences(of: "_", with: "")) else { throw Invalid(description: "\(key) must be an integer, got \(text)") }
+    static func int(_ text: String, _ key: String, minimum: Int) throws -> Int {
+        guard let v = Int(text.replacingOccurrences(of: "_", with: "")), v >= minimum else {
+            throw Invalid(description: "\(key) must be an integer of at least \(minimum), got \(text)")
+        }
         return v
     }
 }

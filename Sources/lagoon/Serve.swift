@@ -34,6 +34,9 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "lagoon")
+        for key in settings.unknownKeys.sorted() {
+            logger.warning("ignoring unknown setting \(key) (not read by this version; check the spelling)")
+        }
         let keys = try settings.keysFile.map { try APIKeys.load(path: $0) }
         if keys == nil {
             if !Self.isLoopback(settings.listenHost) {

@@ -38,3 +38,48 @@ import Foundation
         #expect(APIKeys.hash("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 }
+
+@Suite struct KeysFileTests {
+    static func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).toml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func loadsEntriesAndAuthenticatesOnlyTheirKeys() throws {
+        let path = try Self.write("""
+        [keys.ci-writer]
+        sha256 = "\(APIKeys.hash("alpha"))"
+        role = "writer"
+        [keys.ops]
+        sha256 = "\(APIKeys.hash("beta"))"
+        role = "admin"
+        """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let keys = try APIKeys.load(path: path)
+        #expect(keys.entries.map(\.id) == ["ci-writer", "ops"])
+        #expect(keys.authenticate("alpha")?.role == "writer")
+        #expect(keys.authenticate("beta")?.id == "ops")
+        #expect(keys.authenticate("gamma") == nil)
+    }
+
+    @Test(arguments: [
+        "[keys.a]\nsha256 = \"abc\"\nrole = \"admin\"",                                   // short hash
+        "[keys.a]\nsha256 = \"\(String(repeating: "z", count: 64))\"\nrole = \"admin\"",  // not hex
+        "[keys.a]\nsha256 = \"\(String(repeating: "a", count: 64))\"\nrole = \"root\"",   // unknown role
+        "[keys.a.b]\nsha256 = \"\(String(repeating: "a", count: 64))\"",                  // dotted id
+        "[other]\nx = 1",                                                               // not a key entry
+    ])
+    func malformedFilesAreRejected(_ text: String) throws {
+        let path = try Self.write(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: ServerConfig.Invalid.self) { try APIKeys.load(path: path) }
+    }
+
+    @Test func unknownSettingsAreReportedNotApplied() throws {
+        let config = try ServerConfig.load(file: nil, environment: ["LAGOON_SERVER__LISEN": "0.0.0.0:1", "LAGOON_STORAGE__ROOT": "/x"])
+        #expect(config.unknownKeys == ["server.lisen"])
+        #expect(config.listenPort == 8080)
+        #expect(throws: ServerConfig.Invalid.self) { try ServerConfig.load(file: nil, environment: ["LAGOON_MANIFEST__POLL_INTERVAL_MS": "-5"]) }
+    }
+}
