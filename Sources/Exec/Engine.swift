@@ -70,7 +70,13 @@ public final class Engine: Sendable {
         try Self.checkName(namespace)
         let replica = replica(namespace)
         if let asOf {
-            let snapshot = try await replica.snapshot(asOf: asOf)
+            let snapshot: Snapshot?
+            do {
+                snapshot = try await replica.snapshot(asOf: asOf)
+            } catch let error as StoreError where error.code == .notFound {
+                // A version of a deleted earlier incarnation: its WAL objects are gone.
+                throw LagoonError(.notFound, "namespace \(namespace) version \(asOf) is no longer readable")
+            }
             guard let snapshot, !snapshot.manifest.isDeleted else { throw LagoonError(.notFound, "namespace \(namespace) has no version \(asOf)") }
             return (snapshot, snapshot.manifest.wal.count)
         }
@@ -326,6 +332,36 @@ public final class Engine: Sendable {
 
     public func schema(_ namespace: String) async throws -> JSONValue {
         ResponseBuilder.schema(try await snapshot(namespace).manifest.config)
+    }
+
+    /// Manifest versions of the current incarnation, newest first: version, commit time,
+    /// WAL sequence range, live rows and what changed (`GET /v1/namespaces/{ns}/history`).
+    /// Each listed version can be queried with `as_of`.
+    public func history(_ namespace: String, limit: Int) async throws -> JSONValue {
+        var manifest: Manifest? = try await snapshot(namespace).manifest
+        var versions: [JSONValue] = []
+        while let current = manifest, versions.count < limit {
+            let previous = current.version > 1 ? try await manifests.read(namespace, version: current.version - 1) : nil
+            // A tombstone or another creation time marks an earlier incarnation of the name.
+            let samePredecessor = previous.map { !$0.isDeleted && $0.createdAtMillis == current.createdAtMillis } ?? false
+            let change: String
+            if let entry = current.wal.last, entry.seq != (samePredecessor ? previous?.wal.last?.seq : nil) {
+                change = "wal entry \(entry.seq): \(entry.events) events"
+            } else {
+                change = samePredecessor ? "config" : "created"
+            }
+            var seqRange: [JSONValue] = []
+            if let first = current.wal.first, let last = current.wal.last { seqRange = [.int(Int64(first.seq)), .int(Int64(last.seq))] }
+            versions.append(.object(JSONObject([
+                ("version", .int(Int64(current.version))),
+                ("committed_at", .string(ResponseBuilder.iso8601(current.updatedAtMillis))),
+                ("seq_range", .array(seqRange)),
+                ("row_count", .int(Int64(current.rowCount))),
+                ("change", .string(change)),
+            ])))
+            manifest = samePredecessor ? previous : nil
+        }
+        return .object(JSONObject([("namespace", .string(namespace)), ("versions", .array(versions))]))
     }
 
     public func listNamespaces(prefix: String, cursor: String?, pageSize: Int) async throws -> JSONValue {

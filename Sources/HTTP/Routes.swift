@@ -71,6 +71,11 @@ public struct Routes: Sendable {
             let cursor = query["cursor"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
             return JSONResponse.ok(try await engine.listNamespaces(prefix: query["prefix"].map(String.init) ?? "", cursor: cursor, pageSize: pageSize))
         }
+        router.get("/v1/namespaces/:namespace/history") { request, context in
+            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100
+            guard (1...10_000).contains(limit) else { throw LagoonError.invalid("limit", "must be from 1 to 10000") }
+            return JSONResponse.ok(try await engine.history(try context.parameters.require("namespace"), limit: limit))
+        }
         router.post("/v1/namespaces/:namespace/_debug/recall") { request, context in
             let body = try await readJSON(request, allowEmpty: true)
             return JSONResponse.ok(try await engine.recall(try context.parameters.require("namespace"), body: body))
