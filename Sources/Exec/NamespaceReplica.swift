@@ -96,6 +96,9 @@ actor NamespaceReplica {
         refreshedAt = nil
     }
 
+    /// WAL entries fetched ahead of the one being applied.
+    static let prefetchWindow = 4
+
     /// Builds the projection of `manifest`, reusing `base` when the manifest extends it.
     private func build(_ manifest: Manifest, from base: Snapshot?) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
         if manifest.isDeleted {
@@ -108,13 +111,33 @@ actor NamespaceReplica {
         } else {
             projection = NamespaceProjection(config: manifest.config)
         }
-        var loaded = 0
-        for reference in manifest.wal where reference.seq > projection.appliedSeq {
-            let entry = try await manifests.readEntry(reference)
-            try projection.apply(entry, config: manifest.config)
-            loaded += 1
+        let pending = manifest.wal.filter { $0.seq > projection.appliedSeq }
+        let manifests = self.manifests
+        // Fetch and decode a few entries ahead while applying in order, so reading the store
+        // and checksumming overlap with building the projection (cold start is mostly this).
+        try await withThrowingTaskGroup(of: (Int, WALEntry).self) { group in
+            var requested = 0
+            func request() {
+                guard requested < pending.count else { return }
+                let index = requested
+                group.addTask { (index, try await manifests.readEntry(pending[index])) }
+                requested += 1
+            }
+            for _ in 0..<Self.prefetchWindow { request() }
+            var fetched: [Int: WALEntry] = [:]
+            for index in pending.indices {
+                while fetched[index] == nil {
+                    guard let (done, entry) = try await group.next() else { break }
+                    fetched[done] = entry
+                    request()
+                }
+                guard let entry = fetched.removeValue(forKey: index) else {
+                    throw StoreError(.io, key: pending[index].key, "WAL entry fetch did not complete")
+                }
+                try projection.apply(entry, config: manifest.config)
+            }
         }
         projection.updateConfig(manifest.config)
-        return (Snapshot(manifest: manifest, projection: projection), loaded)
+        return (Snapshot(manifest: manifest, projection: projection), pending.count)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-public import Log
+import Log
 import Planner
 import Segments
 

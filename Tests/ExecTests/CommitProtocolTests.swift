@@ -334,6 +334,18 @@ struct CommitProtocolTests {
         #expect(try await verifiedManifestChain(base, "ns").count == 2)
     }
 
+    @Test("a WAL entry that cannot be fetched during replay fails the read; the next read replays everything")
+    func replayFetchFailure() async throws {
+        let base = MemoryStore()
+        let writer = Engine(store: base)
+        for i in 1...10 { _ = try await writer.write("ns", body: try parseJSON(Self.row(i))) }
+        let faulty = FaultyStore(wrapping: base)
+        faulty.failNext(1, [.get], keyPrefix: "ns/ns/wal/00000000000000000006")
+        let reader = Engine(store: faulty)
+        #expect(await storeErrorCode { _ = try await reader.snapshot("ns") } == .unavailable)
+        #expect(try await liveDocumentsByID(reader, "ns") == Self.documents(1...10))
+    }
+
     // MARK: Two OS processes
 
     @Test(
