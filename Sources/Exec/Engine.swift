@@ -403,7 +403,6 @@ public final class Engine: Sendable {
     }
 
     static func nanos(since start: ContinuousClock.Instant) -> UInt64 {
-        let d = ContinuousClock.now - start
-        return UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)
+        (ContinuousClock.now - start).nanoseconds
     }
 }

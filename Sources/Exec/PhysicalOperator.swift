@@ -47,8 +47,7 @@ open class OperatorBase {
     public func measured(_ body: () throws -> RowBatch?) rethrows -> RowBatch? {
         let start = ContinuousClock.now
         let batch = try body()
-        let elapsed = ContinuousClock.now - start
-        actuals.nanoseconds += UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+        actuals.nanoseconds += (ContinuousClock.now - start).nanoseconds
         actuals.rows += batch?.count ?? 0
         return batch
     }

@@ -5,13 +5,6 @@ import Segments
 
 /// Turns execution results and namespace state into the turbopuffer-shaped JSON bodies.
 enum ResponseBuilder {
-    static func id(_ id: DocumentID) -> JSONValue {
-        switch id {
-        case .uint(let v): return v <= UInt64(Int64.max) ? .int(Int64(v)) : .uint(v)
-        case .uuid, .string: return .string(id.description)
-        }
-    }
-
     static func vector(_ values: [Float], base64: Bool) -> JSONValue {
         if base64 {
             let data = values.withUnsafeBytes { Data($0) }
@@ -23,7 +16,7 @@ enum ResponseBuilder {
     /// One result row with the selected attributes.
     static func row(_ scored: ScoredRow, projection: NamespaceProjection, selection: AttributeSelection, base64: Bool) -> JSONValue {
         var object = JSONObject()
-        object["id"] = id(projection.ids[scored.row])
+        object["id"] = projection.ids[scored.row].json
         if let score = scored.score { object["$dist"] = .double(Double(score)) }
         func add(_ name: String) {
             if name == "id" { return }

@@ -117,18 +117,13 @@ public struct Routes: Sendable {
             ("billing", .object(JSONObject([("billable_logical_bytes_written", .int(Int64(outcome.logicalBytesWritten)))]))),
         ])
         if outcome.returnAffectedIDs {
-            func ids(_ list: [DocumentID]) -> JSONValue {
-                .array(list.map { id in
-                    if case .uint(let v) = id, v <= UInt64(Int64.max) { return .int(Int64(v)) }
-                    return .string(id.description)
-                })
-            }
+            func ids(_ list: [DocumentID]) -> JSONValue { .array(list.map(\.json)) }
             if !outcome.upserted.isEmpty { object["upserted_ids"] = ids(outcome.upserted) }
             if !outcome.patched.isEmpty { object["patched_ids"] = ids(outcome.patched) }
             if !outcome.deleted.isEmpty { object["deleted_ids"] = ids(outcome.deleted) }
         }
-        let elapsed = ContinuousClock.now - started
-        object["performance"] = .object(JSONObject([("server_total_ms", .int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))]))
+        let elapsed = (ContinuousClock.now - started).nanoseconds
+        object["performance"] = .object(JSONObject([("server_total_ms", .int(Int64(elapsed / 1_000_000)))]))
         return .object(object)
     }
 }

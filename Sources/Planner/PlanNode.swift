@@ -82,18 +82,3 @@ extension FilterExpression {
         }
     }
 }
-
-extension AttributeValue {
-    /// The value as JSON (the API's representation).
-    public var json: JSONValue {
-        switch self {
-        case .null: return .null
-        case .bool(let b): return .bool(b)
-        case .int(let v): return .int(v)
-        case .uint(let v): return .uint(v)
-        case .float(let v): return .double(v)
-        case .string(let s): return .string(s)
-        case .array(let items): return .array(items.map(\.json))
-        }
-    }
-}
