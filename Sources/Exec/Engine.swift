@@ -13,6 +13,8 @@ public struct EngineOptions: Sendable {
     public var maxCommitAttempts = 8
     /// Key prefix inside the store.
     public var prefix = ""
+    /// Flush and compaction thresholds (used by `indexNow` and the background indexer).
+    public var indexer = IndexerOptions()
 
     public init() {}
 }
@@ -160,11 +162,11 @@ public final class Engine: Sendable {
     func copy(_ namespace: String, from source: String) async throws -> WriteOutcome {
         let snapshot = try await snapshot(source)
         try await requireAbsent(namespace)
-        let projection = snapshot.projection
+        try await snapshot.view.load(.everything, store: manifests.store)
         var documents: [Document] = []
-        documents.reserveCapacity(projection.liveCount)
-        for row in 0..<projection.rowCount where projection.alive[row] {
-            documents.append(projection.document(row: row))
+        documents.reserveCapacity(snapshot.view.liveCount)
+        for source in snapshot.view.sources {
+            for row in 0..<source.rowCount where source.isVisible(row) { documents.append(source.document(row: row)) }
         }
         // Built, not decoded: the documents were validated when the source accepted them.
         // The committer uses it only while the destination is still empty; if it was
@@ -187,7 +189,7 @@ public final class Engine: Sendable {
         let started = ContinuousClock.now
         let (peek, loaded) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
         let query = try QueryDecoder.decode(body, config: peek.manifest.config)
-        let (rows, result, executionNanos) = try run(query, on: peek)
+        let (rows, result, executionNanos) = try await run(query, on: peek)
         return .object(JSONObject([
             ("rows", .array(rows)),
             ("billing", ResponseBuilder.billing(peek, returned: 0)),
@@ -204,7 +206,7 @@ public final class Engine: Sendable {
         var exhaustive = 0
         var executionNanos: UInt64 = 0
         for query in request.queries {
-            let (rows, result, nanos) = try run(query, on: snapshot)
+            let (rows, result, nanos) = try await run(query, on: snapshot)
             results.append(rows)
             exhaustive += result.exhaustiveCount
             executionNanos += nanos
@@ -247,7 +249,8 @@ public final class Engine: Sendable {
         let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot))
         var actuals: [OperatorActuals]? = nil
         if case .bool(true)? = body.objectValue?["analyze"] {
-            actuals = try executor.run(plan, on: snapshot.projection).actuals
+            try await snapshot.view.load(QueryParts.needed(query, config: snapshot.manifest.config), store: manifests.store)
+            actuals = try executor.run(plan, context: snapshot.context).actuals
         }
         return .object(JSONObject([
             ("plan_text", .string(PlanRenderer.text(plan, actuals: actuals))),
@@ -257,17 +260,24 @@ public final class Engine: Sendable {
     }
 
     func statistics(_ snapshot: Snapshot) -> SnapshotStatistics {
-        let projection = snapshot.projection
-        return SnapshotStatistics(liveRows: projection.liveCount, config: snapshot.manifest.config,
-                                  unindexedVectors: projection.vectors == nil ? 0 : projection.liveCount)
+        let view = snapshot.view
+        let vectors = view.segments.reduce(view.tail.vectors == nil ? 0 : view.tail.liveCount) {
+            $0 + ($1.segment.hasVectors ? $1.visibleCount : 0)
+        }
+        return SnapshotStatistics(liveRows: view.liveCount, config: snapshot.manifest.config, unindexedVectors: vectors,
+                                  segments: view.segments.map { SnapshotStatistics.Source(rows: $0.visibleCount) },
+                                  tailRows: view.tail.liveCount)
     }
 
-    func run(_ query: QueryRequest, on snapshot: Snapshot) throws -> ([JSONValue], ExecutionResult, UInt64) {
+    /// Loads the segment parts the query reads, then plans and executes it.
+    func run(_ query: QueryRequest, on snapshot: Snapshot) async throws -> ([JSONValue], ExecutionResult, UInt64) {
         let started = ContinuousClock.now
+        try await snapshot.view.load(QueryParts.needed(query, config: snapshot.manifest.config), store: manifests.store)
         let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot))
-        let result = try executor.run(plan, on: snapshot.projection)
+        let context = snapshot.context
+        let result = try executor.run(plan, context: context)
         let rows = result.rows.map {
-            ResponseBuilder.row($0, projection: snapshot.projection, selection: query.attributes, base64: query.vectorsAsBase64)
+            ResponseBuilder.row($0, sources: context.sources, selection: query.attributes, base64: query.vectorsAsBase64)
         }
         return (rows, result, Self.nanos(since: started))
     }
@@ -281,22 +291,32 @@ public final class Engine: Sendable {
         guard (1...1000).contains(num) else { throw LagoonError.invalid("num", "must be from 1 to 1000") }
         guard (1...QueryDecoder.maxTopK).contains(topK) else { throw LagoonError.invalid("top_k", "must be from 1 to \(QueryDecoder.maxTopK)") }
         let filter = try object["filters"].map { try FilterExpression.decode($0, at: JSONPath("filters")) }
-        let projection = snapshot.projection
-        let candidates = (0..<projection.rowCount).filter { projection.alive[$0] && projection.hasVector[$0] }
-        guard !candidates.isEmpty, let vectors = projection.vectors else {
+        var probe = QueryRequest()
+        probe.filter = filter
+        probe.rankBy = .vector(mode: .knn, query: [])
+        try await snapshot.view.load(QueryParts.needed(probe, config: snapshot.manifest.config), store: manifests.store)
+        let context = snapshot.context
+        var candidates: [RowReference] = []
+        for (index, source) in context.sources.enumerated() {
+            for row in 0..<source.rowCount where source.isVisible(row) && source.vector(row: row) != nil {
+                candidates.append(RowReference(source: index, row: row))
+            }
+        }
+        guard !candidates.isEmpty else {
             return .object(JSONObject([("avg_recall", .double(1)), ("avg_ann_count", .double(0)), ("avg_exhaustive_count", .double(0))]))
         }
         var generator = SystemRandomNumberGenerator()
         var recallSum = 0.0, annCount = 0, exactCount = 0
         for _ in 0..<num {
-            let row = candidates.randomElement(using: &generator)!
+            let reference = candidates.randomElement(using: &generator)!
+            let vector = context.sources[reference.source].vector(row: reference.row)!
             var query = QueryRequest()
             query.topK = topK
             query.filter = filter
-            query.rankBy = .vector(mode: .ann, query: vectors.rowArray(row))
-            let ann = try executor.run(QueryPlanner.plan(query, statistics: statistics(snapshot)), on: projection).rows.map(\.row)
-            query.rankBy = .vector(mode: .knn, query: vectors.rowArray(row))
-            let exact = try executor.run(QueryPlanner.plan(query, statistics: statistics(snapshot)), on: projection).rows.map(\.row)
+            query.rankBy = .vector(mode: .ann, query: vector)
+            let ann = try executor.run(QueryPlanner.plan(query, statistics: statistics(snapshot)), context: context).rows.map { RowReference(source: $0.source, row: $0.row) }
+            query.rankBy = .vector(mode: .knn, query: vector)
+            let exact = try executor.run(QueryPlanner.plan(query, statistics: statistics(snapshot)), context: context).rows.map { RowReference(source: $0.source, row: $0.row) }
             annCount += ann.count
             exactCount += exact.count
             recallSum += exact.isEmpty ? 1 : Double(Set(ann).intersection(exact).count) / Double(exact.count)
@@ -390,6 +410,60 @@ public final class Engine: Sendable {
     /// Loads the namespace's state so the next queries find it in memory.
     public func warm(_ namespace: String) async throws {
         _ = try await snapshot(namespace)
+    }
+
+    // MARK: Indexing
+
+    /// Folds the namespace's tail into a segment (whatever its size) and compacts when enough
+    /// segments exist. Returns whether anything was published.
+    @discardableResult
+    public func indexNow(_ namespace: String) async throws -> Bool {
+        try await index(namespace, force: true)
+    }
+
+    /// One indexer pass over a namespace: flush when the tail is over the byte threshold, or
+    /// older than the flush interval, or when forced; then compact.
+    func index(_ namespace: String, force: Bool) async throws -> Bool {
+        let replica = replica(namespace)
+        let indexer = Indexer(manifests: manifests, maxAttempts: options.maxCommitAttempts)
+        guard let snapshot = try await replica.snapshot(strong: true), !snapshot.manifest.isDeleted else { return false }
+        var published = false
+        let manifest = snapshot.manifest
+        let due = force || manifest.unindexedBytes >= options.indexer.flushBytes
+            || manifest.wal.count >= options.indexer.flushEntries
+            || (manifest.unindexedBytes > 0 && Self.age(of: manifest) >= options.indexer.flushInterval)
+        if due, case (.published, _) = try await indexer.flush(snapshot) {
+            published = true
+        }
+        if let fresh = try await replica.snapshot(strong: true), fresh.manifest.segmentList.count >= options.indexer.compactionFanIn {
+            if case (.published, _) = try await indexer.compact(fresh, fanIn: options.indexer.compactionFanIn) {
+                published = true
+                _ = try await replica.snapshot(strong: true)
+            }
+        }
+        return published
+    }
+
+    /// How long the namespace has been quiet: a tail is flushed once writes pause for the
+    /// flush interval (a busy namespace flushes on bytes or entry count instead).
+    static func age(of manifest: Manifest) -> Duration {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        return .milliseconds(max(0, now - manifest.updatedAtMillis))
+    }
+
+    /// Runs the indexer over every namespace this node has written to or read, until cancelled.
+    public func runIndexer(every interval: Duration = .milliseconds(500), logError: @Sendable (String, any Error) -> Void = { _, _ in }) async {
+        while !Task.isCancelled {
+            let names = replicas.withLock { Array($0.keys) }
+            for name in names {
+                do {
+                    _ = try await index(name, force: false)
+                } catch {
+                    logError(name, error)
+                }
+            }
+            try? await Task.sleep(for: interval)
+        }
     }
 
     // MARK: Helpers

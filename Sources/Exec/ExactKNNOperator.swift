@@ -7,14 +7,14 @@ public import Segments
 /// produces. Cosine distance is 1 − cos, using the stored 1/‖v‖ of each row.
 public final class ExactKNNOperator: OperatorBase, PhysicalOperator {
     private let child: any PhysicalOperator
-    private let projection: NamespaceProjection
+    private let sources: [RowSource]
     private let metric: DistanceMetric
     private let query: [Float]
     private let inverseQueryNorm: Float
 
     public init(child: any PhysicalOperator, metric: DistanceMetric, query: [Float], context: ExecutionContext) {
         self.child = child
-        projection = context.projection
+        sources = context.sources
         self.metric = metric
         self.query = query
         let norm = VectorDistance.squaredNorm(query).squareRoot()
@@ -24,20 +24,73 @@ public final class ExactKNNOperator: OperatorBase, PhysicalOperator {
 
     public func next() throws -> RowBatch? {
         try measured {
-            guard let vectors = projection.vectors else { return nil }
             while let input = try child.next() {
+                try Task.checkCancellation()
                 actuals.rowsExamined += input.count
-                let candidates = input.rows.filter { projection.hasVector[Int($0)] }
-                if candidates.isEmpty { continue }
-                return RowBatch(rows: candidates, scores: distances(candidates, vectors))
+                precondition(input.source >= 0, "vector scans take batches of one source")
+                let scored: RowBatch?
+                switch sources[input.source] {
+                case .tail(let projection):
+                    guard let vectors = projection.vectors else { continue }
+                    let candidates = input.rows.filter { projection.hasVector[Int($0)] }
+                    scored = candidates.isEmpty ? nil :
+                        RowBatch(source: input.source, rows: candidates, scores: distances(candidates, vectors, projection.inverseNorms))
+                case .segment(let view):
+                    scored = segmentDistances(input, view.segment.vectors)
+                }
+                if let scored { return scored }
             }
             return nil
         }
     }
 
+    /// Distances to segment rows: the segment's vectors are one contiguous matrix, so a batch
+    /// becomes one kernel call over the vector ordinals of its rows.
+    private func segmentDistances(_ input: RowBatch, _ vectors: SegmentVectors?) -> RowBatch? {
+        guard let vectors else { return nil }
+        var rows: [Int32] = []
+        var ordinals: [Int32] = []
+        rows.reserveCapacity(input.count)
+        ordinals.reserveCapacity(input.count)
+        for row in input.rows {
+            if let v = vectors.vectorIndex(ofRow: Int(row)) {
+                rows.append(row)
+                ordinals.append(Int32(v))
+            }
+        }
+        guard !rows.isEmpty else { return nil }
+        var scores = [Float](repeating: 0, count: rows.count)
+        let contiguous = Int(ordinals.last!) - Int(ordinals.first!) + 1 == ordinals.count
+        query.withUnsafeBufferPointer { q in
+            vectors.matrix.withUnsafeBufferPointer { m in
+                scores.withUnsafeMutableBufferPointer { out in
+                    if contiguous {
+                        let first = Int(ordinals.first!)
+                        score(q, m, vectors.dimension, rows: first..<(first + ordinals.count), into: out)
+                    } else {
+                        ordinals.withUnsafeBufferPointer { score(q, m, vectors.dimension, ordinals: $0, into: out) }
+                    }
+                }
+            }
+        }
+        if metric == .cosineDistance {
+            for i in scores.indices {
+                scores[i] = Self.cosineDistance(dot: scores[i], inverseNorm: vectors.inverseNorms[Int(ordinals[i])], inverseQueryNorm: inverseQueryNorm)
+            }
+        }
+        return RowBatch(source: input.source, rows: rows, scores: scores)
+    }
+
+    /// 1 − cos, clamped at 0: rounding makes a vector's distance to itself a tiny negative
+    /// number, and clients compute 1 − dist (Specs/query/semantics.md).
+    @inline(__always)
+    static func cosineDistance(dot: Float, inverseNorm: Float, inverseQueryNorm: Float) -> Float {
+        max(0, 1 - dot * inverseNorm * inverseQueryNorm)
+    }
+
     /// Distances for rows that may span chunks; each run of rows inside one chunk is scored
     /// with one kernel call (a contiguous range when the run has no gaps).
-    private func distances(_ rows: [Int32], _ vectors: ChunkedColumn<Float>) -> [Float] {
+    private func distances(_ rows: [Int32], _ vectors: ChunkedColumn<Float>, _ inverseNorms: ChunkedColumn<Float>) -> [Float] {
         var scores = [Float](repeating: 0, count: rows.count)
         let dimension = vectors.width
         var start = 0
@@ -64,7 +117,7 @@ public final class ExactKNNOperator: OperatorBase, PhysicalOperator {
                         if metric == .cosineDistance {
                             for i in start..<end {
                                 let row = Int(rows[i])
-                                out[i] = 1 - out[i] * projection.inverseNorms[row] * inverseQueryNorm
+                                out[i] = Self.cosineDistance(dot: out[i], inverseNorm: inverseNorms[row], inverseQueryNorm: inverseQueryNorm)
                             }
                         }
                         start = end

@@ -132,8 +132,9 @@ actor GroupCommitter {
         let newest = snapshot?.manifest
         let base = newest?.isDeleted == true ? nil : newest
         lastConfig.withLock { $0 = base?.config ?? NamespaceConfig() }
-        var resolver = WriteResolver(projection: base == nil ? NamespaceProjection(config: NamespaceConfig()) : snapshot!.projection,
-                                     config: base?.config ?? NamespaceConfig())
+        let view = base == nil ? NamespaceView(segments: [], tail: NamespaceProjection(config: NamespaceConfig())) : snapshot!.view
+        var resolver = WriteResolver(view: view, config: base?.config ?? NamespaceConfig())
+        var segmentsLoaded = view.segments.isEmpty
         var attempt = Attempt()
         var configChanged = false
         for (index, pending) in batch.enumerated() {
@@ -145,6 +146,10 @@ actor GroupCommitter {
                     request = try WriteRequestDecoder.decode(pending.body, config: resolver.config)
                 }
                 if request.config != resolver.config || request.changesConfig { configChanged = true }
+                if !segmentsLoaded, WriteResolver.readsDocuments(request) {
+                    try await view.load(.everything, store: manifests.store)
+                    segmentsLoaded = true
+                }
                 attempt.outcomes.append(resolver.resolve(request))
                 attempt.accepted.append(index)
             } catch {
@@ -161,6 +166,7 @@ actor GroupCommitter {
             updatedAtMillis: now, config: resolver.config, wal: base?.wal ?? [], nextSeq: seq,
             indexedThroughSeq: base?.indexedThroughSeq ?? 0, rowCount: (base?.rowCount ?? 0) + resolver.liveDelta,
             logicalBytes: (base?.logicalBytes ?? 0) + resolver.bytesDelta, commitToken: token)
+        manifest.segments = base?.segments
         if !resolver.events.isEmpty {
             let entry = WALEntry(seq: seq, createdAtMillis: now, writerToken: token, events: resolver.events)
             let key = manifests.layout(namespace).walKey(seq: seq, token: token)

@@ -1,3 +1,4 @@
+import Kernels
 public import Log
 import Segments
 import Store
@@ -12,6 +13,9 @@ actor NamespaceReplica {
     let pollInterval: Duration
     private(set) var current: Snapshot?
     private var refreshedAt: ContinuousClock.Instant?
+    /// Open segments and loaded deletion vectors by key, shared by the snapshots that list them.
+    private var openSegments: [String: Segment] = [:]
+    private var deletionVectors: [String: Bitset] = [:]
 
     init(namespace: String, manifests: ManifestStore, pollInterval: Duration) {
         self.namespace = namespace
@@ -62,28 +66,30 @@ actor NamespaceReplica {
 
     /// Applies a commit this node just made, without re-reading anything.
     func applyCommitted(_ manifest: Manifest, entry: WALEntry?) async {
-        guard let version = current?.manifest.version, version + 1 == manifest.version else {
+        guard let version = current?.manifest.version, version + 1 == manifest.version,
+              current?.manifest.segments == manifest.segments,
+              current?.manifest.indexedThroughSeq == manifest.indexedThroughSeq else {
             // Either a reader's refresh already installed this version (or a newer one), or
             // this node is behind. Never drop what is installed: a concurrent refresh may be
             // about to return it. Make the next read of any kind revalidate instead.
             refreshedAt = nil
             return
         }
-        // Take the projection out so this is its only reference and it advances in place.
+        // Take the view out so this is its only reference and it advances in place.
         let installed = current!.manifest
-        var projection = current!.projection
+        var view = current!.view
         current = nil
         do {
             if let entry {
-                try projection.apply(entry, config: manifest.config)
+                try view.apply(entry, config: manifest.config)
             } else {
-                projection.updateConfig(manifest.config)
+                view.updateConfig(manifest.config)
             }
-            current = Snapshot(manifest: manifest, projection: projection)
+            current = Snapshot(manifest: manifest, view: view)
         } catch {
             // Unreachable for entries this node wrote; a failed apply changes nothing, so the
             // installed version stays and the next read rebuilds from the store.
-            current = Snapshot(manifest: installed, projection: projection)
+            current = Snapshot(manifest: installed, view: view)
             refreshedAt = nil
             return
         }
@@ -99,22 +105,26 @@ actor NamespaceReplica {
     /// WAL entries fetched ahead of the one being applied.
     static let prefetchWindow = 4
 
-    /// Builds the projection of `manifest`, reusing `base` when the manifest extends it.
+    /// Builds the snapshot of `manifest`: opens its segments (reusing those already open)
+    /// and projects its WAL tail, extending `base`'s tail when the manifest only appended to it.
     private func build(_ manifest: Manifest, from base: Snapshot?) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
         if manifest.isDeleted {
             return (Snapshot(manifest: manifest, projection: NamespaceProjection(config: manifest.config)), 0)
         }
-        var projection: NamespaceProjection
+        var view: NamespaceView
         if let base, base.manifest.version < manifest.version, !base.manifest.isDeleted,
-           manifest.createdAtMillis == base.manifest.createdAtMillis {
-            projection = base.projection
+           manifest.createdAtMillis == base.manifest.createdAtMillis,
+           manifest.segments == base.manifest.segments, manifest.indexedThroughSeq == base.manifest.indexedThroughSeq {
+            view = base.view
         } else {
-            projection = NamespaceProjection(config: manifest.config)
+            view = NamespaceView(segments: try await openSegmentViews(manifest.segmentList),
+                                 tail: NamespaceProjection(config: manifest.config))
         }
-        let pending = manifest.wal.filter { $0.seq > projection.appliedSeq }
+        let pending = manifest.wal.filter { $0.seq > max(view.tail.appliedSeq, manifest.indexedThroughSeq) }
         let manifests = self.manifests
+        var loadedEverything = false
         // Fetch and decode a few entries ahead while applying in order, so reading the store
-        // and checksumming overlap with building the projection (cold start is mostly this).
+        // and checksumming overlap with building the projection.
         try await withThrowingTaskGroup(of: (Int, WALEntry).self) { group in
             var requested = 0
             func request() {
@@ -134,10 +144,50 @@ actor NamespaceReplica {
                 guard let entry = fetched.removeValue(forKey: index) else {
                     throw StoreError(.io, key: pending[index].key, "WAL entry fetch did not complete")
                 }
-                try projection.apply(entry, config: manifest.config)
+                // A version-1 patch names only the changed attributes; when its document lives in
+                // a segment, the segment's columns must be in memory to complete it.
+                if !loadedEverything, !view.segments.isEmpty,
+                   entry.events.contains(where: { if case .patch = $0 { return true } else { return false } }) {
+                    try await view.load(.everything, store: manifests.store)
+                    loadedEverything = true
+                }
+                try view.apply(entry, config: manifest.config)
             }
         }
-        projection.updateConfig(manifest.config)
-        return (Snapshot(manifest: manifest, projection: projection), pending.count)
+        view.updateConfig(manifest.config)
+        return (Snapshot(manifest: manifest, view: view), pending.count)
+    }
+
+    /// Opens the segments a manifest lists with their deletion vectors, reusing open ones and
+    /// forgetting those no longer listed (memory follows the newest manifest).
+    private func openSegmentViews(_ references: [SegmentReference]) async throws -> [SegmentView] {
+        let store = manifests.store
+        var views: [SegmentView] = []
+        for reference in references {
+            let segment: Segment
+            if let open = openSegments[reference.key] {
+                segment = open
+            } else {
+                segment = try await Segment.open(key: reference.key, size: reference.bytes, store: store)
+                openSegments[reference.key] = segment
+            }
+            var deleted: Bitset? = nil
+            if let key = reference.deletes {
+                if let cached = deletionVectors[key] {
+                    deleted = cached
+                } else {
+                    let bytes = try await store.get(key).bytes
+                    let bits = try DeletionVectorCodec.decode(bytes, rowCount: segment.rowCount, object: key)
+                    deletionVectors[key] = bits
+                    deleted = bits
+                }
+            }
+            views.append(SegmentView(segment: segment, deleted: deleted))
+        }
+        let listed = Set(references.map(\.key))
+        let listedDeletes = Set(references.compactMap(\.deletes))
+        openSegments = openSegments.filter { listed.contains($0.key) }
+        deletionVectors = deletionVectors.filter { listedDeletes.contains($0.key) }
+        return views
     }
 }

@@ -2,12 +2,15 @@ public import Log
 public import Planner
 public import Segments
 
-/// One result row: a projection row and its score (`$dist`) when the query ranks by score.
+/// One result row: a row of one of the snapshot's sources and its score (`$dist`) when the
+/// query ranks by score.
 public struct ScoredRow: Sendable, Equatable {
+    public var source: Int
     public var row: Int
     public var score: Float?
 
-    public init(row: Int, score: Float?) {
+    public init(source: Int = 0, row: Int, score: Float?) {
+        self.source = source
         self.row = row
         self.score = score
     }
@@ -22,7 +25,7 @@ public struct ExecutionResult: Sendable {
     public var exhaustiveCount: Int
 }
 
-/// Runs plans with the Volcano operators against one pinned projection.
+/// Runs plans with the Volcano operators against the sources of one pinned snapshot.
 public struct QueryExecutor: Sendable {
     public let registry: OperatorRegistry
 
@@ -31,14 +34,18 @@ public struct QueryExecutor: Sendable {
     }
 
     public func run(_ plan: PlanNode, on projection: NamespaceProjection) throws -> ExecutionResult {
-        let root = try registry.build(plan, context: ExecutionContext(projection: projection))
+        try run(plan, context: ExecutionContext(projection: projection))
+    }
+
+    public func run(_ plan: PlanNode, context: ExecutionContext) throws -> ExecutionResult {
+        let root = try registry.build(plan, context: context)
         try root.open()
         defer { root.close() }
         var rows: [ScoredRow] = []
         while let batch = try root.next() {
             let scored = !batch.scores.isEmpty
             for i in 0..<batch.count {
-                rows.append(ScoredRow(row: Int(batch.rows[i]), score: scored ? batch.scores[i] : nil))
+                rows.append(ScoredRow(source: batch.source(at: i), row: Int(batch.rows[i]), score: scored ? batch.scores[i] : nil))
             }
         }
         var actuals: [OperatorActuals] = []

@@ -14,33 +14,36 @@ enum ResponseBuilder {
     }
 
     /// One result row with the selected attributes.
-    static func row(_ scored: ScoredRow, projection: NamespaceProjection, selection: AttributeSelection, base64: Bool) -> JSONValue {
+    static func row(_ scored: ScoredRow, sources: [RowSource], selection: AttributeSelection, base64: Bool) -> JSONValue {
+        let source = sources[scored.source]
         var object = JSONObject()
-        object["id"] = projection.ids[scored.row].json
+        object["id"] = source.id(scored.row).json
         if let score = scored.score { object["$dist"] = .double(Double(score)) }
         func add(_ name: String) {
             if name == "id" { return }
             if name == "vector" {
-                if projection.hasVector[scored.row], let vectors = projection.vectors {
-                    object["vector"] = vector(vectors.rowArray(scored.row), base64: base64)
-                }
+                if let values = source.vector(row: scored.row) { object["vector"] = vector(values, base64: base64) }
                 return
             }
-            let value = projection.value(name, row: scored.row)
+            let value = source.value(name, row: scored.row)
             if !value.isNull { object[name] = value.json }
         }
         switch selection {
         case .none: break
         case .only(let names): names.forEach(add)
         case .all:
-            projection.columns.keys.sorted().forEach(add)
+            source.attributeNames.sorted().forEach(add)
             add("vector")
         case .allExcept(let excluded):
             let skip = Set(excluded)
-            projection.columns.keys.sorted().filter { !skip.contains($0) }.forEach(add)
+            source.attributeNames.sorted().filter { !skip.contains($0) }.forEach(add)
             if !skip.contains("vector") { add("vector") }
         }
         return .object(object)
+    }
+
+    static func row(_ scored: ScoredRow, projection: NamespaceProjection, selection: AttributeSelection, base64: Bool) -> JSONValue {
+        row(scored, sources: [.tail(projection)], selection: selection, base64: base64)
     }
 
     static func billing(_ snapshot: Snapshot?, returned: Int) -> JSONValue {

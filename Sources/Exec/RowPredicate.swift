@@ -3,44 +3,73 @@ public import Log
 public import Planner
 public import Segments
 
-/// A filter compiled against one projection: a closure per condition that reads the
-/// column directly, combined by And/Or/Not. Built once per query, called per row in batches.
+/// A filter compiled against one source of a snapshot: a closure per condition that reads
+/// the column directly, combined by And/Or/Not. Built once per query and source, called per
+/// row in batches. On a dictionary-encoded segment column a condition is evaluated once per
+/// distinct value, and rows then look their code up in that table.
 public struct RowPredicate: Sendable {
     private let test: @Sendable (Int) -> Bool
 
+    public init(_ expression: FilterExpression, source: RowSource, config: NamespaceConfig) {
+        test = Self.compile(expression, source, config)
+    }
+
     public init(_ expression: FilterExpression, projection: NamespaceProjection) {
-        test = Self.compile(expression, projection)
+        self.init(expression, source: .tail(projection), config: projection.config)
     }
 
     @inline(__always)
     public func matches(_ row: Int) -> Bool { test(row) }
 
-    static func compile(_ expression: FilterExpression, _ projection: NamespaceProjection) -> @Sendable (Int) -> Bool {
+    static func compile(_ expression: FilterExpression, _ source: RowSource, _ config: NamespaceConfig) -> @Sendable (Int) -> Bool {
         switch expression {
         case .and(let items):
-            let tests = items.map { compile($0, projection) }
+            let tests = items.map { compile($0, source, config) }
             return { row in tests.allSatisfy { $0(row) } }
         case .or(let items):
-            let tests = items.map { compile($0, projection) }
+            let tests = items.map { compile($0, source, config) }
             return { row in tests.contains { $0(row) } }
         case .not(let inner):
-            let test = compile(inner, projection)
+            let test = compile(inner, source, config)
             return { row in !test(row) }
         case .condition(let attribute, let op, let operand):
             guard case .value(let operandValue) = operand else {
                 // References are substituted before compiling; an unresolved one matches nothing.
                 return { _ in false }
             }
-            let valueTest = ValueTest(op: op, operand: operandValue, attribute: attribute, config: projection.config)
-            if attribute == "id" {
-                let ids = projection.ids
-                return { row in valueTest.matches(ids[row].attributeValue) }
+            let valueTest = ValueTest(op: op, operand: operandValue, attribute: attribute, config: config)
+            switch source {
+            case .tail(let projection):
+                if attribute == "id" {
+                    let ids = projection.ids
+                    return { row in valueTest.matches(ids[row].attributeValue) }
+                }
+                guard let column = projection.columns[attribute] else {
+                    let nullMatches = valueTest.matches(.null)
+                    return { _ in nullMatches }
+                }
+                return { row in valueTest.matches(column[row]) }
+            case .segment(let view):
+                let segment = view.segment
+                if attribute == "id" {
+                    let ids = segment.ids
+                    return { row in valueTest.matches(ids[row].attributeValue) }
+                }
+                switch segment.column(attribute) {
+                case nil:
+                    let nullMatches = valueTest.matches(.null)
+                    return { _ in nullMatches }
+                case .dictionary(let values, let codes)?:
+                    let table = values.map { valueTest.matches(.string($0)) }
+                    let nullMatches = valueTest.matches(.null)
+                    return { row in
+                        let code = codes[row]
+                        return code == SegmentColumn.nullCode ? nullMatches : table[Int(code)]
+                    }
+                case .values(let values)?:
+                    return { row in valueTest.matches(values[row]) }
+                }
             }
-            guard let column = projection.columns[attribute] else {
-                let nullMatches = valueTest.matches(.null)
-                return { _ in nullMatches }
-            }
-            return { row in valueTest.matches(column[row]) }
         }
     }
 }

@@ -1,25 +1,28 @@
+import Kernels
 import Foundation
 public import Planner
 public import Segments
 
-/// BM25 over one full-text attribute: walks the postings of each query term, skipping
-/// dead rows, and emits (row, score) for every row that contains a term.
+/// BM25 over one full-text attribute, source by source (segments, then the tail): walks the
+/// postings of each query term, skipping rows the snapshot does not see, and emits
+/// (row, score) for every row that contains a term, one batch per source.
 ///
 ///     score = Σ idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl)),
 ///     idf(t) = ln(1 + (N − df + 0.5) / (df + 0.5))
 ///
-/// N, avgdl and df are namespace-wide over live rows of the snapshot.
+/// N, avgdl and df are namespace-wide over the visible rows of the pinned snapshot, so a
+/// score never depends on how documents fall into segments (Specs/query/semantics.md).
 public final class BM25Operator: OperatorBase, PhysicalOperator {
-    private let projection: NamespaceProjection
+    private let sources: [RowSource]
     private let attribute: String
     private let terms: [String]
     private let k1: Float
     private let b: Float
-    private var pending: RowBatch?
-    private var done = false
+    private var statistics: BM25Statistics?
+    private var nextSource = 0
 
     public init(attribute: String, terms: [String], k1: Double, b: Double, context: ExecutionContext) {
-        projection = context.projection
+        sources = context.sources
         self.attribute = attribute
         self.terms = terms
         self.k1 = Float(k1)
@@ -28,23 +31,38 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
     }
 
     public func next() throws -> RowBatch? {
-        measured {
-            guard !done else { return nil }
-            done = true
-            return scoreAll()
+        try measured {
+            if statistics == nil { statistics = BM25Statistics(sources: sources, attribute: attribute, terms: terms) }
+            let stats = statistics!
+            guard stats.documentCount > 0 else { return nil }
+            while nextSource < sources.count {
+                try Task.checkCancellation()
+                let index = nextSource
+                nextSource += 1
+                let batch: RowBatch?
+                switch sources[index] {
+                case .tail(let projection): batch = scoreTail(projection, source: index, stats)
+                case .segment(let view): batch = scoreSegment(view, source: index, stats)
+                }
+                if let batch { return batch }
+            }
+            return nil
         }
     }
 
-    private func scoreAll() -> RowBatch? {
-        guard let index = projection.textIndexes[attribute], index.documentCount > 0 else { return nil }
-        let n = Float(index.documentCount)
-        let averageLength = Float(index.averageLength)
+    private func weight(_ stats: BM25Statistics, _ t: Int) -> Float {
+        let n = Float(stats.documentCount), df = Float(stats.documentFrequencies[t])
+        return Float(log(1 + Double((n - df + 0.5) / (df + 0.5))))
+    }
+
+    private func scoreTail(_ projection: NamespaceProjection, source: Int, _ stats: BM25Statistics) -> RowBatch? {
+        guard let index = projection.textIndexes[attribute] else { return nil }
+        let averageLength = Float(stats.averageLength)
         var scores: [Int32: Float] = [:]
         let alive = projection.alive
-        for term in terms {
-            guard let postings = index.postings[term], postings.documentFrequency > 0 else { continue }
-            let df = Float(postings.documentFrequency)
-            let idf = Float(log(1 + Double((n - df + 0.5) / (df + 0.5))))
+        for (t, term) in terms.enumerated() {
+            guard let postings = index.postings[term], stats.documentFrequencies[t] > 0 else { continue }
+            let idf = weight(stats, t)
             for i in 0..<postings.rows.count {
                 let row = postings.rows[i]
                 actuals.rowsExamined += 1
@@ -57,7 +75,31 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
         }
         guard !scores.isEmpty else { return nil }
         let rows = scores.keys.sorted()
-        return RowBatch(rows: rows, scores: rows.map { scores[$0]! })
+        return RowBatch(source: source, rows: rows, scores: rows.map { scores[$0]! })
+    }
+
+    private func scoreSegment(_ view: SegmentView, source: Int, _ stats: BM25Statistics) -> RowBatch? {
+        guard let index = view.segment.textIndex(attribute) else { return nil }
+        let averageLength = Float(stats.averageLength)
+        var scores: [Int32: Float] = [:]
+        var rows: [Int32] = [], frequencies: [UInt32] = []
+        for (t, term) in terms.enumerated() {
+            guard let entry = index.terms[term], stats.documentFrequencies[t] > 0 else { continue }
+            let idf = weight(stats, t)
+            for block in index.blocks[entry.blocks] {
+                index.decode(block, rows: &rows, frequencies: &frequencies)
+                actuals.rowsExamined += rows.count
+                for i in rows.indices where view.visible.contains(Int(rows[i])) {
+                    let tf = Float(frequencies[i])
+                    let dl = Float(index.lengths[Int(rows[i])])
+                    let norm = k1 * (1 - b + b * dl / averageLength)
+                    scores[rows[i], default: 0] += idf * tf * (k1 + 1) / (tf + norm)
+                }
+            }
+        }
+        guard !scores.isEmpty else { return nil }
+        let sorted = scores.keys.sorted()
+        return RowBatch(source: source, rows: sorted, scores: sorted.map { scores[$0]! })
     }
 }
 
@@ -76,22 +118,22 @@ public final class ScoreCombineOperator: OperatorBase, PhysicalOperator {
         try measured {
             guard !done else { return nil }
             done = true
-            var combined: [Int32: Float] = [:]
+            var combined: [RowReference: Float] = [:]
             for child in children {
                 while let batch = try child.next() {
                     actuals.rowsExamined += batch.count
                     for i in 0..<batch.count {
-                        let row = batch.rows[i], score = batch.scores[i]
+                        let reference = batch.reference(at: i), score = batch.scores[i]
                         switch mode {
-                        case .sum: combined[row, default: 0] += score
-                        case .max: combined[row] = Swift.max(combined[row] ?? -.infinity, score)
+                        case .sum: combined[reference, default: 0] += score
+                        case .max: combined[reference] = Swift.max(combined[reference] ?? -.infinity, score)
                         }
                     }
                 }
             }
             guard !combined.isEmpty else { return nil }
-            let rows = combined.keys.sorted()
-            return RowBatch(rows: rows, scores: rows.map { combined[$0]! })
+            let references = combined.keys.sorted()
+            return RowBatch(mixed: references, scores: references.map { combined[$0]! })
         }
     }
 }

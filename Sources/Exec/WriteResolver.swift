@@ -14,10 +14,12 @@ public struct WriteOutcome: Sendable, Equatable {
 }
 
 /// Resolves validated write requests into the facts the log records (ARCHITECTURE.md §5
-/// step 2): filters and conditions are evaluated against the pinned projection plus the
-/// documents earlier requests of the same group commit wrote, and become concrete events.
+/// step 2): filters and conditions are evaluated against the pinned snapshot (segments and
+/// tail) plus the documents earlier requests of the same group commit wrote, and become
+/// concrete events. A patch is logged as the whole resolved document (an upsert), so replaying
+/// the tail never needs a document that lives in a segment.
 struct WriteResolver {
-    let projection: NamespaceProjection
+    let view: NamespaceView
     private(set) var config: NamespaceConfig
     /// Documents changed earlier in this batch: the document, or nil once deleted.
     private var overlay: [DocumentID: Document?] = [:]
@@ -25,29 +27,33 @@ struct WriteResolver {
     private(set) var liveDelta = 0
     private(set) var bytesDelta = 0
 
-    init(projection: NamespaceProjection, config: NamespaceConfig) {
-        self.projection = projection
+    init(view: NamespaceView, config: NamespaceConfig) {
+        self.view = view
         self.config = config
+    }
+
+    /// Whether resolving the request reads stored documents (not only ids): then every
+    /// segment part must be in memory first.
+    static func readsDocuments(_ request: WriteRequest) -> Bool {
+        !request.patches.isEmpty || request.deleteByFilter != nil || request.patchByFilter != nil
+            || request.upsertCondition != nil || request.patchCondition != nil || request.deleteCondition != nil
     }
 
     /// The live document of an id as of the events resolved so far.
     func current(_ id: DocumentID) -> Document? {
         if let entry = overlay[id] { return entry }
-        return projection.liveRow(of: id).map { projection.document(row: $0) }
-    }
-
-    private func exists(_ id: DocumentID) -> Bool {
-        if let entry = overlay[id] { return entry != nil }
-        return projection.liveRow(of: id) != nil
+        return view.liveDocument(of: id)
     }
 
     /// Ids of live documents matching a filter, in id order.
     func matching(_ filter: FilterExpression) -> [DocumentID] {
         var ids: [DocumentID] = []
-        let predicate = RowPredicate(filter, projection: projection)
-        for row in 0..<projection.rowCount where projection.alive[row] {
-            let id = projection.ids[row]
-            if overlay[id] == nil, predicate.matches(row) { ids.append(id) }
+        for source in view.sources {
+            let predicate = RowPredicate(filter, source: source, config: config)
+            for row in 0..<source.rowCount where source.isVisible(row) {
+                let id = source.id(row)
+                if overlay[id] == nil, predicate.matches(row) { ids.append(id) }
+            }
         }
         for (id, document) in overlay {
             if let document, filter.matches(document, config: config) { ids.append(id) }
@@ -120,7 +126,11 @@ struct WriteResolver {
         overlay[event.id] = .some(after)
         liveDelta += (after == nil ? 0 : 1) - (before == nil ? 0 : 1)
         bytesDelta += (after.map(NamespaceProjection.approximateBytes) ?? 0) - (before.map(NamespaceProjection.approximateBytes) ?? 0)
-        events.append(event)
+        if case .patch = event, let after {
+            events.append(.upsert(after))
+        } else {
+            events.append(event)
+        }
         return true
     }
 }

@@ -15,6 +15,41 @@ public struct WALReference: Sendable, Codable, Equatable {
     }
 }
 
+/// A reference from the manifest to one published segment and its current deletion vector
+/// (Specs/format/manifest.md, version 2).
+public struct SegmentReference: Sendable, Codable, Equatable {
+    /// The full object key (branches reference their parent's segments by key).
+    public var key: String
+    public var bytes: Int
+    public var rows: Int
+    /// The WAL sequence numbers folded into the segment.
+    public var minSeq: UInt64
+    public var maxSeq: UInt64
+    /// The object holding the rows newer data deleted or overwrote (nil: none).
+    public var deletes: String?
+    public var deletedRows: Int
+
+    public init(key: String, bytes: Int, rows: Int, minSeq: UInt64, maxSeq: UInt64, deletes: String? = nil, deletedRows: Int = 0) {
+        self.key = key
+        self.bytes = bytes
+        self.rows = rows
+        self.minSeq = minSeq
+        self.maxSeq = maxSeq
+        self.deletes = deletes
+        self.deletedRows = deletedRows
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, bytes, rows, deletes
+        case minSeq = "min_seq"
+        case maxSeq = "max_seq"
+        case deletedRows = "deleted_rows"
+    }
+
+    /// Rows still live in the segment as far as published deletion vectors go.
+    public var liveRows: Int { rows - deletedRows }
+}
+
 /// One immutable manifest version: the complete logical state pointer of a namespace
 /// (Specs/format/manifest.md). Creating `manifest/{version}` is the commit.
 public struct Manifest: Sendable, Codable, Equatable {
@@ -26,8 +61,10 @@ public struct Manifest: Sendable, Codable, Equatable {
     /// Committed WAL entries not yet folded into segments, in sequence order.
     public var wal: [WALReference]
     public var nextSeq: UInt64
-    /// Every event with seq ≤ this is covered by `segments` (0 until the indexer lands).
+    /// Every event with seq ≤ this is covered by `segments`; `wal` lists only later entries.
     public var indexedThroughSeq: UInt64
+    /// Published segments, oldest first (absent in version-1 manifests: none).
+    public var segments: [SegmentReference]?
     /// Live documents after this version (maintained by the writer).
     public var rowCount: Int
     /// Approximate logical bytes of live documents.
@@ -66,8 +103,10 @@ public struct Manifest: Sendable, Codable, Equatable {
         case rowCount = "row_count"
         case logicalBytes = "logical_bytes"
         case commitToken = "commit_token"
-        case deleted
+        case deleted, segments
     }
+
+    public var segmentList: [SegmentReference] { segments ?? [] }
 
     /// The tombstone that deletes this namespace: the next version, with no data.
     public func tombstone(atMillis now: Int64, commitToken: String) -> Manifest {
@@ -85,13 +124,16 @@ public struct Manifest: Sendable, Codable, Equatable {
     }
 }
 
-/// Encodes manifests: JSON (sorted keys) inside the checksummed envelope, format "manifest" v1.
+/// Encodes manifests: JSON (sorted keys) inside the checksummed envelope, format "manifest".
+/// Version 2 adds `segments`; a manifest without segments is still written as version 1, so
+/// namespaces that never indexed stay readable by older builds.
 public enum ManifestCodec {
     public static let format = "manifest"
-    public static let version: UInt16 = 1
-    public static let readable: ClosedRange<UInt16> = 1...1
+    public static let version: UInt16 = 2
+    public static let readable: ClosedRange<UInt16> = 1...2
 
     public static func encode(_ manifest: Manifest) throws -> Data {
+        let version: UInt16 = manifest.segments == nil ? 1 : 2
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(manifest)

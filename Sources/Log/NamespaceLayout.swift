@@ -28,7 +28,7 @@ public struct NamespaceLayout: Sendable {
 
     public func walKey(seq: UInt64, token: String) -> String { root + "wal/\(Self.padded(seq))-\(token)" }
 
-    static func padded(_ n: UInt64) -> String {
+    public static func padded(_ n: UInt64) -> String {
         let digits = String(n)
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
     }

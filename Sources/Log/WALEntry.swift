@@ -89,7 +89,7 @@ public enum WALCodec {
         }
     }
 
-    static func writeID(_ id: DocumentID, _ w: inout BinaryWriter) {
+    public static func writeID(_ id: DocumentID, _ w: inout BinaryWriter) {
         switch id {
         case .uint(let v):
             w.u8(IDTag.uint.rawValue)
@@ -103,7 +103,7 @@ public enum WALCodec {
         }
     }
 
-    static func readID(_ r: inout BinaryReader) throws -> DocumentID {
+    public static func readID(_ r: inout BinaryReader) throws -> DocumentID {
         switch IDTag(rawValue: try r.u8()) {
         case .uint: return .uint(try r.u64())
         case .uuid:
@@ -156,7 +156,7 @@ public enum WALCodec {
         return attributes
     }
 
-    static func writeValue(_ value: AttributeValue, _ w: inout BinaryWriter) {
+    public static func writeValue(_ value: AttributeValue, _ w: inout BinaryWriter) {
         switch value {
         case .null: w.u8(ValueTag.null.rawValue)
         case .bool(let b): w.u8(b ? ValueTag.boolTrue.rawValue : ValueTag.boolFalse.rawValue)
@@ -179,7 +179,7 @@ public enum WALCodec {
         }
     }
 
-    static func readValue(_ r: inout BinaryReader, depth: Int) throws -> AttributeValue {
+    public static func readValue(_ r: inout BinaryReader, depth: Int) throws -> AttributeValue {
         guard depth < 8 else { throw r.corrupt("values nested too deep") }
         switch ValueTag(rawValue: try r.u8()) {
         case .null: return .null

@@ -8,10 +8,26 @@ public struct SnapshotStatistics: Sendable {
     /// Rows with a vector that no vector index covers (all of them until the indexer lands).
     public var unindexedVectors: Int
 
-    public init(liveRows: Int, config: NamespaceConfig, unindexedVectors: Int) {
+    /// Visible rows per segment (oldest first) and in the WAL tail.
+    public var segments: [Source]
+    public var tailRows: Int
+
+    public struct Source: Sendable, Equatable {
+        public var rows: Int
+        public init(rows: Int) { self.rows = rows }
+    }
+
+    public init(liveRows: Int, config: NamespaceConfig, unindexedVectors: Int, segments: [Source] = [], tailRows: Int? = nil) {
         self.liveRows = liveRows
         self.config = config
         self.unindexedVectors = unindexedVectors
+        self.segments = segments
+        self.tailRows = tailRows ?? liveRows
+    }
+
+    /// How plans name the rows they scan: the WAL tail alone, or the segments and the tail.
+    var scanSource: String {
+        segments.isEmpty ? "wal-tail" : "\(segments.count) segment\(segments.count == 1 ? "" : "s") (\(segments.map { String($0.rows) }.joined(separator: "+")) rows) + wal-tail (\(tailRows) rows)"
     }
 }
 
@@ -22,7 +38,7 @@ public enum QueryPlanner {
 
     public static func plan(_ query: QueryRequest, statistics: SnapshotStatistics) throws -> PlanNode {
         let live = statistics.liveRows
-        let scan = PlanNode(.scan(source: "wal-tail"), estimatedRows: live)
+        let scan = PlanNode(.scan(source: statistics.scanSource), estimatedRows: live)
         func filtered(_ child: PlanNode, _ placement: PlanNode.FilterPlacement) -> PlanNode {
             guard let filter = query.filter else { return child }
             let estimate = Int((Double(child.estimatedRows) * defaultSelectivity).rounded(.up))
@@ -36,7 +52,7 @@ public enum QueryPlanner {
                 throw LagoonError.invalid("rank_by", "the namespace has no vectors to search")
             }
             let candidates = filtered(scan, .pre)
-            let reason = mode == .ann ? "no vector index yet: \(statistics.unindexedVectors) vectors in the WAL tail are scanned exactly" : nil
+            let reason = mode == .ann ? "no vector index yet: \(statistics.unindexedVectors) vectors \(statistics.segments.isEmpty ? "in the WAL tail" : "in segments and the WAL tail") are scanned exactly" : nil
             let knn = PlanNode(.exactKNN(metric: metric, dimension: dimension, query: vector, annRequested: mode == .ann, fallbackReason: reason),
                                children: [candidates], estimatedRows: candidates.estimatedRows)
             ranked = PlanNode(.topK(k: k, descending: false), children: [knn], estimatedRows: min(k, knn.estimatedRows))

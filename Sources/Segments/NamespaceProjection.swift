@@ -22,6 +22,8 @@ public struct NamespaceProjection: Sendable {
     public private(set) var columns: [String: ChunkedColumn<AttributeValue>] = [:]
     public private(set) var textIndexes: [String: TextIndex] = [:]
     public private(set) var rowForID: [DocumentID: Int32] = [:]
+    /// Every id an applied event touched: these shadow older copies in segments.
+    public private(set) var touchedIDs: Set<DocumentID> = []
     /// Approximate bytes of live documents.
     public private(set) var logicalBytes = 0
 
@@ -63,7 +65,11 @@ public struct NamespaceProjection: Sendable {
     /// An entry that cannot follow this state (out of sequence, or vectors of another width)
     /// throws `FormatError.corrupt` and changes nothing: the writer never produces one, so it
     /// can only come from damaged or forged objects, which must not stop the process.
-    public mutating func apply(_ entry: WALEntry, config newConfig: NamespaceConfig) throws {
+    ///
+    /// `base` finds the document a v1 patch event changes when the tail does not hold it (it
+    /// lives in a segment); WAL entries written since segments exist log patches as upserts.
+    public mutating func apply(_ entry: WALEntry, config newConfig: NamespaceConfig,
+                               base: (DocumentID) -> Document? = { _ in nil }) throws {
         let object = "wal entry \(entry.seq)"
         guard entry.seq > appliedSeq else {
             throw FormatError(.corrupt, object: object, "out of sequence: applied after \(appliedSeq)")
@@ -83,7 +89,7 @@ public struct NamespaceProjection: Sendable {
             }
         }
         updateConfig(newConfig)
-        for event in entry.events { apply(event) }
+        for event in entry.events { apply(event, base: base) }
         appliedSeq = entry.seq
     }
 
@@ -105,14 +111,21 @@ public struct NamespaceProjection: Sendable {
         config = newConfig
     }
 
-    mutating func apply(_ event: WriteEvent) {
+    mutating func apply(_ event: WriteEvent, base: (DocumentID) -> Document?) {
+        let firstTouch = touchedIDs.insert(event.id).inserted
         switch event {
         case .upsert(let document):
             kill(event.id)
             append(document)
         case .patch(let id, let changes, let vector):
-            guard let row = liveRow(of: id) else { return }
-            var document = self.document(row: row)
+            var document: Document
+            if let row = liveRow(of: id) {
+                document = self.document(row: row)
+            } else if firstTouch, let older = base(id) {
+                document = older
+            } else {
+                return
+            }
             for (name, value) in changes {
                 document.attributes[name] = value.isNull ? nil : value
             }

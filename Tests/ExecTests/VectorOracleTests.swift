@@ -31,7 +31,7 @@ final class FixedRowsOperator: OperatorBase, PhysicalOperator {
     }
 
     func next() throws -> RowBatch? {
-        batches.isEmpty ? nil : RowBatch(rows: batches.removeFirst())
+        batches.isEmpty ? nil : RowBatch(source: 0, rows: batches.removeFirst())
     }
 }
 

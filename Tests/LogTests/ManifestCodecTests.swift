@@ -163,10 +163,10 @@ struct ManifestCodecTests {
                                      wal: [], nextSeq: 1, indexedThroughSeq: 0, rowCount: 0, logicalBytes: 0, commitToken: "t"))
     }
 
-    @Test("a valid envelope with version 2 is too new; version 0 is too old")
+    @Test("a valid envelope with version 3 is too new; version 0 is too old")
     func versions() throws {
         let payload = EnvelopeBytes.payload(of: try ManifestCodec.encode(ManifestSamples.small))
-        for version: UInt16 in [2, 9, .max] {
+        for version: UInt16 in [3, 9, .max] {
             let frame = ObjectEnvelope.seal(format: ManifestCodec.format, version: version, payload: payload)
             #expect(decodeResult { _ = try ManifestCodec.decode(frame, object: "m") } == .formatError(.tooNew), "version \(version)")
         }

@@ -1,0 +1,50 @@
+import Kernels
+import Segments
+
+/// Namespace-wide BM25 statistics over the visible rows of a snapshot's sources: N (rows
+/// with at least one token), average length, and each query term's document frequency.
+/// Segment figures cover every row written into the segment, so rows the snapshot no longer
+/// sees are subtracted (their lengths, and their postings of the query terms).
+struct BM25Statistics {
+    var documentCount = 0
+    var totalLength = 0
+    var documentFrequencies: [Int]
+
+    var averageLength: Double { documentCount == 0 ? 0 : Double(totalLength) / Double(documentCount) }
+
+    init(sources: [RowSource], attribute: String, terms: [String]) {
+        documentFrequencies = [Int](repeating: 0, count: terms.count)
+        var rows: [Int32] = [], frequencies: [UInt32] = []
+        for source in sources {
+            switch source {
+            case .tail(let projection):
+                guard let index = projection.textIndexes[attribute] else { continue }
+                documentCount += index.documentCount
+                totalLength += index.totalLength
+                for (t, term) in terms.enumerated() { documentFrequencies[t] += index.postings[term]?.documentFrequency ?? 0 }
+            case .segment(let view):
+                guard let index = view.segment.textIndex(attribute) else { continue }
+                documentCount += index.documentCount
+                totalLength += index.totalLength
+                let hidden = view.hiddenCount > 0
+                if hidden {
+                    for row in 0..<view.segment.rowCount where !view.visible.contains(row) && index.lengths[row] > 0 {
+                        documentCount -= 1
+                        totalLength -= Int(index.lengths[row])
+                    }
+                }
+                for (t, term) in terms.enumerated() {
+                    guard let entry = index.terms[term] else { continue }
+                    guard hidden else {
+                        documentFrequencies[t] += entry.documentFrequency
+                        continue
+                    }
+                    for block in index.blocks[entry.blocks] {
+                        index.decode(block, rows: &rows, frequencies: &frequencies)
+                        for row in rows where view.visible.contains(Int(row)) { documentFrequencies[t] += 1 }
+                    }
+                }
+            }
+        }
+    }
+}

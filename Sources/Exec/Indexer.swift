@@ -1,0 +1,132 @@
+import Foundation
+import Kernels
+public import Log
+import Segments
+import Store
+
+/// Settings of the indexer (configuration section `[indexer]`).
+public struct IndexerOptions: Sendable {
+    /// A tail at least this large is folded into a segment at the next check.
+    public var flushBytes = 32 << 20
+    /// A smaller non-empty tail is folded once the namespace has been quiet this long.
+    public var flushInterval: Duration = .seconds(5)
+    /// A tail of this many WAL entries is folded whatever its size (keeps manifests small).
+    public var flushEntries = 256
+    /// Segments merged by one compaction (and the count that triggers it).
+    public var compactionFanIn = 8
+    /// Above this much unindexed tail, writes get 429 unless they disable backpressure.
+    public var maxUnindexedBytes = 512 << 20
+
+    public init() {}
+}
+
+/// Folds a namespace's WAL tail into an immutable segment and merges segments (ARCHITECTURE.md
+/// §6). Both publish through the same create-only manifest commit as writes: a writer that
+/// commits meanwhile makes the indexer rebase its finished work onto the newer version (the log
+/// is append-only, so the segment stays valid); another indexer's publish makes it give up
+/// (its objects are orphans for garbage collection), never lose data.
+///
+/// Lives in Exec rather than Segments because it reads the namespace through the engine's
+/// snapshots (the replica already holds the projected tail).
+struct Indexer {
+    let manifests: ManifestStore
+    let maxAttempts: Int
+
+    enum Outcome: Equatable { case nothingToDo, published, superseded }
+
+    /// Writes the tail of `snapshot` as a segment plus the deletion vectors it implies for older
+    /// segments, then commits a manifest that moves `indexed_through_seq` past it.
+    func flush(_ snapshot: Snapshot) async throws -> (Outcome, Manifest?) {
+        let base = snapshot.manifest
+        guard !base.isDeleted, let through = base.wal.last?.seq, through > base.indexedThroughSeq else { return (.nothingToDo, nil) }
+        let view = snapshot.view
+        let tail = view.tail
+        let layout = manifests.layout(base.namespace)
+        let token = UUID().uuidString.lowercased()
+        var documents: [Document] = []
+        documents.reserveCapacity(tail.liveCount)
+        for row in 0..<tail.rowCount where tail.alive[row] { documents.append(tail.document(row: row)) }
+
+        var references = base.segmentList
+        // Rows the tail overwrote or deleted in older segments: exactly what the view hides.
+        for (i, segmentView) in view.segments.enumerated() where segmentView.hiddenCount != references[i].deletedRows {
+            var deleted = segmentView.visible
+            deleted.formComplement()
+            let key = layout.root + "deletes/\(Self.name(of: references[i].key))-\(NamespaceLayout.padded(through))-\(token)"
+            try await manifests.store.put(key, DeletionVectorCodec.encode(deleted), condition: .ifAbsent)
+            references[i].deletes = key
+            references[i].deletedRows = segmentView.hiddenCount
+        }
+        if !documents.isEmpty {
+            let minSeq = base.wal.first { $0.seq > base.indexedThroughSeq }?.seq ?? through
+            let bytes = try SegmentBuilder.build(documents, config: base.config, minSeq: minSeq, maxSeq: through)
+            let key = layout.root + "segments/\(NamespaceLayout.padded(through))-\(token).seg"
+            try await manifests.store.put(key, bytes, condition: .ifAbsent)
+            references.append(SegmentReference(key: key, bytes: bytes.count, rows: documents.count, minSeq: minSeq, maxSeq: through))
+        }
+        return try await publish(from: base, segments: references, indexedThrough: through, token: token)
+    }
+
+    /// Merges the oldest `fanIn` segments' visible rows into one segment when there are at
+    /// least `fanIn` of them; dead rows are dropped and indexes rebuilt.
+    func compact(_ snapshot: Snapshot, fanIn: Int) async throws -> (Outcome, Manifest?) {
+        let base = snapshot.manifest
+        let inputs = Array(snapshot.view.segments.prefix(fanIn))
+        guard !base.isDeleted, fanIn >= 2, inputs.count >= fanIn else { return (.nothingToDo, nil) }
+        for view in inputs { try await view.segment.load(.everything, store: manifests.store) }
+        var documents: [Document] = []
+        for view in inputs {
+            view.visible.forEachSetBit { row in documents.append(view.document(row: row)) }
+        }
+        let references = base.segmentList
+        let merged = references.prefix(inputs.count)
+        let minSeq = merged.map(\.minSeq).min() ?? 0, maxSeq = merged.map(\.maxSeq).max() ?? 0
+        let token = UUID().uuidString.lowercased()
+        var replacement: [SegmentReference] = []
+        if !documents.isEmpty {
+            let bytes = try SegmentBuilder.build(documents, config: base.config, minSeq: minSeq, maxSeq: maxSeq)
+            let key = manifests.layout(base.namespace).root + "segments/\(NamespaceLayout.padded(maxSeq))-\(token).seg"
+            try await manifests.store.put(key, bytes, condition: .ifAbsent)
+            replacement.append(SegmentReference(key: key, bytes: bytes.count, rows: documents.count, minSeq: minSeq, maxSeq: maxSeq))
+        }
+        // The merged rows exclude what the tail shadows; the tail stays, so it keeps doing so.
+        return try await publish(from: base, segments: replacement + references.dropFirst(inputs.count),
+                                 indexedThrough: base.indexedThroughSeq, token: token, replacing: Array(merged))
+    }
+
+    /// Commits `segments` on top of the newest version. A writer's commit in between only
+    /// appended WAL entries: rebase and retry. Any change to the segments or to
+    /// `indexed_through_seq` means another indexer published first: give up.
+    private func publish(from base: Manifest, segments: [SegmentReference], indexedThrough: UInt64, token: String,
+                         replacing: [SegmentReference]? = nil) async throws -> (Outcome, Manifest?) {
+        var newest = base
+        for attempt in 0..<maxAttempts {
+            if attempt > 0 {
+                guard let latest = try await manifests.latest(base.namespace, atLeast: newest.version) else { return (.superseded, nil) }
+                guard !latest.isDeleted, latest.createdAtMillis == base.createdAtMillis,
+                      latest.segmentList == base.segmentList, latest.indexedThroughSeq == base.indexedThroughSeq else {
+                    return (.superseded, nil)
+                }
+                newest = latest
+            }
+            var next = newest
+            next.version = newest.version + 1
+            next.updatedAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
+            next.commitToken = token + "-\(attempt)"
+            next.segments = segments
+            next.indexedThroughSeq = indexedThrough
+            next.wal = newest.wal.filter { $0.seq > indexedThrough }
+            if try await manifests.commit(next) == .committed {
+                await manifests.advanceHint(base.namespace, to: next.version)
+                return (.published, next)
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 1...10)))
+        }
+        return (.superseded, nil)
+    }
+
+    static func name(of key: String) -> String {
+        let last = key.split(separator: "/").last.map(String.init) ?? key
+        return last.hasSuffix(".seg") ? String(last.dropLast(4)) : last
+    }
+}

@@ -1,0 +1,69 @@
+import Kernels
+public import Log
+public import Store
+
+/// Everything one snapshot holds: the segments its manifest lists (oldest first, each with
+/// its visibility) and the projection of its unindexed WAL tail. Newest wins: the tail
+/// shadows segments, and newer segments reached older ones through deletion vectors.
+public struct NamespaceView: Sendable {
+    public private(set) var segments: [SegmentView]
+    public private(set) var tail: NamespaceProjection
+
+    public init(segments: [SegmentView], tail: NamespaceProjection) {
+        self.segments = segments
+        self.tail = tail
+        for id in tail.touchedIDs { shadowInSegments(id) }
+    }
+
+    public var sources: [RowSource] { segments.map { .segment($0) } + [.tail(tail)] }
+
+    public var liveCount: Int { segments.reduce(tail.liveCount) { $0 + $1.visibleCount } }
+
+    /// Applies a committed WAL entry to the tail and hides the segment rows it supersedes.
+    public mutating func apply(_ entry: WALEntry, config: NamespaceConfig) throws {
+        let view = self
+        try tail.apply(entry, config: config) { id in view.segmentDocument(of: id) }
+        for event in entry.events { shadowInSegments(event.id) }
+    }
+
+    public mutating func updateConfig(_ config: NamespaceConfig) {
+        tail.updateConfig(config)
+    }
+
+    private mutating func shadowInSegments(_ id: DocumentID) {
+        for i in segments.indices { segments[i].shadow(id) }
+    }
+
+    /// Where the live version of an id is, if anywhere.
+    public func locate(_ id: DocumentID) -> (source: Int, row: Int)? {
+        if let row = tail.liveRow(of: id) { return (segments.count, row) }
+        if tail.touchedIDs.contains(id) { return nil }
+        for i in segments.indices.reversed() {
+            if let row = segments[i].segment.row(of: id), segments[i].visible.contains(row) { return (i, row) }
+        }
+        return nil
+    }
+
+    public func exists(_ id: DocumentID) -> Bool { locate(id) != nil }
+
+    /// The live document of an id (segment parts must be loaded: `load(.everything, …)`).
+    public func liveDocument(of id: DocumentID) -> Document? {
+        guard let (source, row) = locate(id) else { return nil }
+        return source == segments.count ? tail.document(row: row) : segments[source].document(row: row)
+    }
+
+    private func segmentDocument(of id: DocumentID) -> Document? {
+        for view in segments.reversed() {
+            if let row = view.segment.row(of: id), view.visible.contains(row) { return view.document(row: row) }
+        }
+        return nil
+    }
+
+    /// Loads the requested parts of every segment.
+    public func load(_ request: SegmentPartRequest, store: any ObjectStore) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for view in segments { group.addTask { try await view.segment.load(request, store: store) } }
+            try await group.waitForAll()
+        }
+    }
+}

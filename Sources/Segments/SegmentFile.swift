@@ -1,0 +1,133 @@
+public import Foundation
+public import Log
+import Store
+
+/// The container of a segment object (Specs/format/segment.md): a header, the parts back to
+/// back, a part table, and a fixed 32-byte trailer that locates and checksums the table.
+///
+///     header:  "LSEG" | version u16 | encoding u8 | reserved u8
+///     parts:   bytes of each part, in table order
+///     table:   part count u32, then per part: name (u32 length + UTF-8), offset u64, length u64, xxh3-64 u64
+///     trailer: version u16 | encoding u8 | reserved u8 | table offset u64 | table length u64
+///              | xxh3-64 of the table u64 | "GESL"
+///
+/// A reader fetches the trailer (one ranged read of the last 32 bytes), then the table, then
+/// only the parts a query needs, each verified against its own checksum.
+public enum SegmentFile {
+    public static let version: UInt16 = 1
+    public static let readable: ClosedRange<UInt16> = 1...1
+    static let headerMagic: [UInt8] = Array("LSEG".utf8)
+    static let trailerMagic: [UInt8] = Array("GESL".utf8)
+    public static let headerSize = 8
+    public static let trailerSize = 32
+
+    /// Where one part lives inside the object.
+    public struct PartLocation: Sendable, Equatable {
+        public var offset: Int
+        public var length: Int
+        public var checksum: UInt64
+    }
+
+    /// The parsed trailer: where the part table is.
+    public struct Trailer: Sendable, Equatable {
+        public var version: UInt16
+        public var tableOffset: Int
+        public var tableLength: Int
+        public var tableChecksum: UInt64
+    }
+
+    /// Assembles named parts into one object.
+    public static func assemble(_ parts: [(name: String, bytes: [UInt8])]) -> Data {
+        var w = BinaryWriter(reservingCapacity: parts.reduce(64) { $0 + $1.bytes.count + $1.name.utf8.count + 32 })
+        w.raw(headerMagic)
+        w.u16(version)
+        w.u8(ObjectEnvelope.Encoding.f32.rawValue)
+        w.u8(0)
+        var table = BinaryWriter()
+        table.u32(UInt32(parts.count))
+        for part in parts {
+            let offset = w.bytes.count
+            w.raw(part.bytes)
+            table.string(part.name)
+            table.u64(UInt64(offset))
+            table.u64(UInt64(part.bytes.count))
+            table.u64(part.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
+        }
+        let tableOffset = w.bytes.count
+        w.raw(table.bytes)
+        w.u16(version)
+        w.u8(ObjectEnvelope.Encoding.f32.rawValue)
+        w.u8(0)
+        w.u64(UInt64(tableOffset))
+        w.u64(UInt64(table.bytes.count))
+        w.u64(table.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
+        w.raw(trailerMagic)
+        return Data(w.bytes)
+    }
+
+    /// Parses the last 32 bytes of an object of `objectSize` bytes.
+    public static func trailer(_ bytes: Data, objectSize: Int, object: String) throws -> Trailer {
+        guard bytes.count == trailerSize, objectSize >= headerSize + trailerSize + 4 else {
+            throw FormatError(.corrupt, object: object, "\(objectSize) bytes is shorter than any segment")
+        }
+        return try bytes.withUnsafeBytes { raw in
+            guard raw.suffix(4).elementsEqual(trailerMagic) else {
+                throw FormatError(.corrupt, object: object, "bad segment trailer magic")
+            }
+            var r = BinaryReader(raw, object: object)
+            let version = try r.u16()
+            let encoding = try r.u8()
+            _ = try r.u8()
+            if version > readable.upperBound {
+                throw FormatError(.tooNew, object: object, "segment version \(version); this build reads up to \(readable.upperBound)")
+            }
+            if version < readable.lowerBound {
+                throw FormatError(.tooOld, object: object, "segment version \(version); this build reads from \(readable.lowerBound)")
+            }
+            guard ObjectEnvelope.Encoding(rawValue: encoding) != nil else {
+                throw FormatError(.tooNew, object: object, "unknown vector encoding \(encoding)")
+            }
+            let offset = try r.u64(), length = try r.u64(), checksum = try r.u64()
+            let limit = UInt64(objectSize - trailerSize)
+            guard offset >= UInt64(headerSize), length <= limit, offset <= limit - length else {
+                throw FormatError(.corrupt, object: object, "part table \(offset)+\(length) lies outside the object")
+            }
+            return Trailer(version: version, tableOffset: Int(offset), tableLength: Int(length), tableChecksum: checksum)
+        }
+    }
+
+    /// Parses and verifies the part table.
+    public static func partTable(_ bytes: Data, trailer: Trailer, object: String) throws -> [String: PartLocation] {
+        try bytes.withUnsafeBytes { raw in
+            guard ContentHash.xxh3(raw) == trailer.tableChecksum else {
+                throw FormatError(.corrupt, object: object, "part table checksum mismatch")
+            }
+            var r = BinaryReader(raw, object: object)
+            let count = Int(try r.u32())
+            guard count <= raw.count / 28 + 1 else { throw r.corrupt("part count \(count) exceeds the table") }
+            var parts: [String: PartLocation] = [:]
+            for _ in 0..<count {
+                let name = try r.string()
+                let offset = try r.u64(), length = try r.u64(), checksum = try r.u64()
+                guard offset >= UInt64(headerSize), length <= UInt64(trailer.tableOffset),
+                      offset <= UInt64(trailer.tableOffset) - length else {
+                    throw r.corrupt("part \(name) at \(offset)+\(length) overlaps the table")
+                }
+                guard parts[name] == nil else { throw r.corrupt("part \(name) appears twice") }
+                parts[name] = PartLocation(offset: Int(offset), length: Int(length), checksum: checksum)
+            }
+            guard r.remaining == 0 else { throw r.corrupt("\(r.remaining) trailing bytes in the part table") }
+            return parts
+        }
+    }
+
+    /// Verifies a fetched part against its checksum.
+    public static func verify(_ bytes: Data, _ location: PartLocation, name: String, object: String) throws {
+        guard bytes.count == location.length else {
+            throw FormatError(.corrupt, object: object, "part \(name): \(bytes.count) bytes, expected \(location.length)")
+        }
+        guard ContentHash.xxh3(bytes) == location.checksum else {
+            throw FormatError(.corrupt, object: object, "part \(name) checksum mismatch")
+        }
+    }
+}

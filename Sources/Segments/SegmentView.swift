@@ -1,0 +1,36 @@
+public import Kernels
+public import Log
+
+/// A segment as one snapshot sees it: the rows still visible after the published deletion
+/// vector and after the snapshot's WAL tail shadowed (overwrote or deleted) some of its ids.
+public struct SegmentView: Sendable {
+    public let segment: Segment
+    public private(set) var visible: Bitset
+    public private(set) var visibleCount: Int
+
+    public init(segment: Segment, deleted: Bitset?) {
+        self.segment = segment
+        var visible = Bitset(allSet: segment.rowCount)
+        if let deleted { visible.subtract(deleted) }
+        self.visible = visible
+        visibleCount = visible.popcount
+    }
+
+    /// Hides the row of `id`, if this segment holds it (the tail has a newer version).
+    public mutating func shadow(_ id: DocumentID) {
+        guard let row = segment.row(of: id), visible.contains(row) else { return }
+        visible.clear(row)
+        visibleCount -= 1
+    }
+
+    public var hiddenCount: Int { segment.rowCount - visibleCount }
+
+    /// The whole visible document of a row (needs every column and the vectors loaded).
+    public func document(row: Int) -> Document {
+        var attributes: [String: AttributeValue] = [:]
+        for name in segment.meta.attributes {
+            if let value = segment.column(name)?[row], !value.isNull { attributes[name] = value }
+        }
+        return Document(id: segment.ids[row], vector: segment.vectors?.vector(ofRow: row), attributes: attributes)
+    }
+}
