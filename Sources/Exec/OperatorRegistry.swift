@@ -44,9 +44,9 @@ public struct OperatorRegistry: Sendable {
             guard case .scoreProduct(let weight) = node.kind else { throw ExecutionError.mismatch(node) }
             return ScoreProductOperator(child: children[0], weight: weight)
         }
-        registry.register("TopK") { node, children, _ in
+        registry.register("TopK") { node, children, context in
             guard case .topK(let k, let descending) = node.kind else { throw ExecutionError.mismatch(node) }
-            return TopKOperator(child: children[0], k: k, descending: descending)
+            return TopKOperator(child: children[0], k: k, descending: descending, context: context)
         }
         registry.register("OrderByAttribute") { node, children, context in
             guard case .orderByAttribute(let attribute, let descending, let k) = node.kind else { throw ExecutionError.mismatch(node) }
