@@ -1,0 +1,111 @@
+import Foundation
+import Kernels
+import LagoonTestSupport
+import Log
+import Segments
+import Store
+import Testing
+
+/// The segment container and its parts: round trips through a store by ranged reads, the
+/// frozen v1 fixture, and damage detection (Specs/format/segment.md).
+@Suite("Segment format")
+struct SegmentFormatTests {
+    static let fixture = GoldenFile.packageRoot().appendingPathComponent("Fixtures/formats/v1/segment-v1.seg")
+    static var recording: Bool { ProcessInfo.processInfo.environment["LAGOON_RECORD_FIXTURES"] == "1" }
+
+    static let fts = FullTextConfig()
+    static var config: NamespaceConfig {
+        var config = NamespaceConfig(distanceMetric: .cosineDistance, dimension: 3)
+        config.schema["text"] = AttributeSchema(type: "string", fullTextSearch: fts)
+        return config
+    }
+
+    /// The documents frozen in segment-v1.seg (one without a vector, one without text).
+    static let documents: [Document] = [
+        Document(id: .uint(9), vector: [0.5, -1, 2], attributes: ["text": .string("rock music and more rock"), "n": .int(3)]),
+        Document(id: .uint(2), vector: nil, attributes: ["text": .string("quiet jazz"), "tags": .array([.string("a"), .int(1)])]),
+        Document(id: .uint(5), vector: [1, 1, 1], attributes: ["n": .float(2.5)]),
+    ]
+
+    static func open(_ bytes: Data) async throws -> Segment {
+        let store = MemoryStore()
+        try await store.put("seg", bytes, condition: .none)
+        let segment = try await Segment.open(key: "seg", size: bytes.count, store: store)
+        try await segment.load(SegmentPartRequest(vectors: true, columns: nil, textIndexes: ["text": fts]), store: store)
+        return segment
+    }
+
+    static func checkContents(_ segment: Segment) throws {
+        #expect(segment.ids == [.uint(2), .uint(5), .uint(9)], "rows are ordered by id")
+        #expect(segment.meta.minSeq == 4 && segment.meta.maxSeq == 7)
+        #expect(segment.meta.attributes == ["n", "tags", "text"])
+        #expect(segment.column("text")?[2] == .string("rock music and more rock"))
+        #expect(segment.column("text")?[1] == .null)
+        #expect(segment.column("n")?[1] == .float(2.5))
+        #expect(segment.column("tags")?[0] == .array([.string("a"), .int(1)]))
+        let vectors = try #require(segment.vectors)
+        #expect(vectors.count == 2 && vectors.vectorIndex(ofRow: 0) == nil)
+        #expect(vectors.vector(ofRow: 2) == [0.5, -1, 2] && vectors.vector(ofRow: 1) == [1, 1, 1])
+        let text = try #require(segment.textIndex("text"))
+        #expect(text.lengths == [2, 0, 4], "stopwords removed: rock music more rock")
+        let rock = try #require(text.terms["rock"])
+        #expect(rock.documentFrequency == 1)
+        var rows: [Int32] = [], tfs: [UInt32] = []
+        text.decode(text.blocks[rock.blocks.lowerBound], rows: &rows, frequencies: &tfs)
+        #expect(rows == [2] && tfs == [2])
+        #expect(text.blocks[rock.blocks.lowerBound].maxTermFrequency == 2)
+    }
+
+    @Test func roundTripThroughRangedReads() async throws {
+        let bytes = try SegmentBuilder.build(Self.documents, config: Self.config, minSeq: 4, maxSeq: 7)
+        try Self.checkContents(try await Self.open(bytes))
+    }
+
+    @Test("the frozen v1 segment stays readable")
+    func frozenFixture() async throws {
+        if Self.recording {
+            try SegmentBuilder.build(Self.documents, config: Self.config, minSeq: 4, maxSeq: 7).write(to: Self.fixture)
+        }
+        let bytes = try Data(contentsOf: Self.fixture)
+        try Self.checkContents(try await Self.open(bytes))
+    }
+
+    @Test func postingsSpanSeveralBlocksWithBounds() async throws {
+        let documents = (0..<300).map { i in
+            Document(id: .uint(UInt64(i)), attributes: ["text": .string(String(repeating: "word ", count: 1 + i % 5) + (i % 2 == 0 ? "even" : ""))])
+        }
+        let segment = try await Self.open(try SegmentBuilder.build(documents, config: Self.config, minSeq: 1, maxSeq: 1))
+        let text = try #require(segment.textIndex("text"))
+        let word = try #require(text.terms["word"])
+        #expect(word.documentFrequency == 300 && word.blocks.count == 3)
+        var all: [Int32] = []
+        var rows: [Int32] = [], tfs: [UInt32] = []
+        for block in text.blocks[word.blocks] {
+            text.decode(block, rows: &rows, frequencies: &tfs)
+            #expect(tfs.max() == block.maxTermFrequency)
+            #expect(rows.map { text.lengths[Int($0)] }.min() == block.minLength)
+            #expect(rows.last == block.lastRow)
+            all += rows
+        }
+        #expect(all == (0..<300).map(Int32.init))
+    }
+
+    @Test func everyFlippedByteIsDetected() async throws {
+        let bytes = try SegmentBuilder.build(Self.documents, config: Self.config, minSeq: 4, maxSeq: 7)
+        var rng = SeededRandom(seed: 7)
+        for _ in 0..<64 {
+            var damaged = bytes
+            let at = Int.random(in: 0..<damaged.count, using: &rng)
+            damaged[at] ^= UInt8.random(in: 1...255, using: &rng)
+            await #expect(throws: FormatError.self) { _ = try await Self.open(damaged) }
+        }
+    }
+
+    @Test func deletionVectorRoundTrip() throws {
+        var bits = Bitset(count: 130)
+        for row in [0, 64, 129] { bits.set(row) }
+        let decoded = try DeletionVectorCodec.decode(DeletionVectorCodec.encode(bits), rowCount: 130, object: "dv")
+        #expect(decoded == bits)
+        #expect(throws: FormatError.self) { _ = try DeletionVectorCodec.decode(DeletionVectorCodec.encode(bits), rowCount: 131, object: "dv") }
+    }
+}
