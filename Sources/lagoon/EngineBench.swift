@@ -16,6 +16,7 @@ struct EngineBench: AsyncParsableCommand {
     @Option(help: "Documents to ingest (0 = all).") var docs = 0
     @Option(help: "Queries to run.") var queries = 200
     @Option(help: "Documents per write batch.") var batch = 1000
+    @Option(help: "How many times every document is written (overwrites exercise deletion vectors and compaction).") var rewrites = 1
 
     func run() async throws {
         let base = try BenchData.load(folder: data, limit: docs)
@@ -27,6 +28,7 @@ struct EngineBench: AsyncParsableCommand {
 
         let ingestStart = ContinuousClock.now
         var first = true
+        for _ in 0..<max(1, rewrites) {
         for start in stride(from: 0, to: base.count, by: batch) {
             let end = min(base.count, start + batch)
             var rows: [JSONValue] = []
@@ -46,35 +48,74 @@ struct EngineBench: AsyncParsableCommand {
             }
             _ = try await engine.write("bench", body: .object(body))
         }
+        }
         let ingestSeconds = Self.seconds(ContinuousClock.now - ingestStart)
+        let written = base.count * max(1, rewrites)
         print(String(format: "ingest: %d docs in %.2f s = %.0f docs/s (durable acks, batches of %d, sequential)",
-                     base.count, ingestSeconds, Double(base.count) / ingestSeconds, batch))
+                     written, ingestSeconds, Double(written) / ingestSeconds, batch))
+
+        var figures: [String: Double] = [:]
+        try await queries(engine, base: base, label: "WAL tail", into: &figures)
+
+        let indexStart = ContinuousClock.now
+        try await engine.indexNow("bench")
+        while try await engine.indexNow("bench") {}
+        figures["index_build_s"] = Self.seconds(ContinuousClock.now - indexStart)
+        let manifest = try await engine.snapshot("bench").manifest
+        print(String(format: "index: %d segments, %d rows, built in %.2f s", manifest.segmentList.count,
+                     manifest.segmentList.reduce(0) { $0 + $1.liveRows }, figures["index_build_s"]!))
+        try await queries(engine, base: base, label: "segments", into: &figures)
+
+        // A new engine on the same folder: nothing in memory, no WAL to replay.
+        let restarted = Engine(store: try FileSystemStore(path: folder.path))
+        let texts = try BenchData.queryTexts(folder: data)
+        var start = ContinuousClock.now
+        _ = try await restarted.query("bench", body: Self.bm25Body(texts[0]))
+        figures["cold_bm25_ms"] = Self.seconds(ContinuousClock.now - start) * 1000
+        let queryVectors = try BenchData.queryVectors(folder: data, dimension: base.dimension)
+        start = ContinuousClock.now
+        _ = try await restarted.query("bench", body: Self.vectorBody(queryVectors[0]))
+        figures["cold_vector_ms"] = Self.seconds(ContinuousClock.now - start) * 1000
+        print(String(format: "after a restart: first BM25 query %.1f ms, then first vector query %.1f ms",
+                     figures["cold_bm25_ms"]!, figures["cold_vector_ms"]!))
+        let json = figures.keys.sorted().map { String(format: "\"%@\": %.3f", $0, figures[$0]!) }.joined(separator: ", ")
+        print("{\(json)}")
+    }
+
+    static func vectorBody(_ vector: [Float]) -> JSONValue {
+        .object(JSONObject([
+            ("rank_by", .array([.string("vector"), .string("kNN"), .array(vector.map { .double(Double($0)) })])),
+            ("top_k", .int(10)),
+        ]))
+    }
+
+    static func bm25Body(_ text: String) -> JSONValue {
+        .object(JSONObject([("rank_by", .array([.string("text"), .string("BM25"), .string(text)])), ("top_k", .int(10))]))
+    }
+
+    /// Times exact vector and BM25 queries; records their mean latency under `label`.
+    func queries(_ engine: Engine, base: BenchData, label: String, into figures: inout [String: Double]) async throws {
 
         let queryVectors = try BenchData.queryVectors(folder: data, dimension: base.dimension)
         let n = min(queries, queryVectors.count)
         var latencies: [Double] = []
         for q in 0..<n {
-            let body = JSONValue.object(JSONObject([
-                ("rank_by", .array([.string("vector"), .string("kNN"), .array(queryVectors[q].map { .double(Double($0)) })])),
-                ("top_k", .int(10)),
-            ]))
             let start = ContinuousClock.now
-            _ = try await engine.query("bench", body: body)
+            _ = try await engine.query("bench", body: Self.vectorBody(queryVectors[q]))
             latencies.append(Self.seconds(ContinuousClock.now - start) * 1000)
         }
-        print(Self.summary("exact kNN top-10 (engine, incl. JSON decode)", latencies))
+        print(Self.summary("\(label): exact kNN top-10 (engine, incl. JSON decode)", latencies))
+        figures["\(label == "segments" ? "segments" : "tail")_knn_qps"] = 1000 / (latencies.reduce(0, +) / Double(max(1, latencies.count)))
 
         let texts = try BenchData.queryTexts(folder: data)
         latencies = []
-        for q in 0..<min(n, texts.count) {
-            let body = JSONValue.object(JSONObject([
-                ("rank_by", .array([.string("text"), .string("BM25"), .string(texts[q])])), ("top_k", .int(10)),
-            ]))
+        for q in 0..<min(max(n, 1000), texts.count) {
             let start = ContinuousClock.now
-            _ = try await engine.query("bench", body: body)
+            _ = try await engine.query("bench", body: Self.bm25Body(texts[q]))
             latencies.append(Self.seconds(ContinuousClock.now - start) * 1000)
         }
-        print(Self.summary("BM25 top-10 (engine)", latencies))
+        print(Self.summary("\(label): BM25 top-10 (engine)", latencies))
+        figures["\(label == "segments" ? "segments" : "tail")_bm25_qps"] = 1000 / (latencies.reduce(0, +) / Double(max(1, latencies.count)))
     }
 
     static func seconds(_ d: Duration) -> Double {
