@@ -46,6 +46,8 @@ public struct OperatorRegistry: Sendable {
         }
         registry.register("TopK") { node, children, context in
             guard case .topK(let k, let descending) = node.kind else { throw ExecutionError.mismatch(node) }
+            // Top-k pushdown: BM25 directly below may prune rows that cannot reach the top k.
+            if descending, let bm25 = children[0] as? BM25Operator { bm25.limit = k }
             return TopKOperator(child: children[0], k: k, descending: descending, context: context)
         }
         registry.register("OrderByAttribute") { node, children, context in

@@ -20,6 +20,9 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
     private let b: Float
     private var statistics: BM25Statistics?
     private var nextSource = 0
+    /// Set by a TopK right above: only rows that can reach the best `limit` are emitted.
+    public var limit: Int?
+    private var pending: [RowBatch]?
 
     public init(attribute: String, terms: [String], k1: Double, b: Double, context: ExecutionContext) {
         sources = context.sources
@@ -35,6 +38,10 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
             if statistics == nil { statistics = BM25Statistics(sources: sources, attribute: attribute, terms: terms) }
             let stats = statistics!
             guard stats.documentCount > 0 else { return nil }
+            if let limit {
+                if pending == nil { pending = try topCandidates(limit: limit, stats) }
+                return pending!.isEmpty ? nil : pending!.removeFirst()
+            }
             while nextSource < sources.count {
                 try Task.checkCancellation()
                 let index = nextSource
@@ -47,6 +54,33 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
                 if let batch { return batch }
             }
             return nil
+        }
+    }
+
+    /// Every row that can still be among the best `limit`: the tail exhaustively (it seeds the
+    /// k-th score), then each segment with MaxScore pruning against it.
+    private func topCandidates(limit: Int, _ stats: BM25Statistics) throws -> [RowBatch] {
+        let pruning = BM25TopK(attribute: attribute, terms: terms, k1: k1, b: b, statistics: stats, limit: limit)
+        var floor = BM25TopK.ScoreFloor(k: limit)
+        var found: [(source: Int, rows: [(Int32, Float)])] = []
+        for (index, source) in sources.enumerated().reversed() {
+            try Task.checkCancellation()
+            switch source {
+            case .tail(let projection):
+                guard let batch = scoreTail(projection, source: index, stats) else { continue }
+                for score in batch.scores { floor.offer(score) }
+                found.append((index, Array(zip(batch.rows, batch.scores))))
+            case .segment(let view):
+                var examined = 0, skipped = 0
+                let rows = pruning.scoreSegment(view, floor: &floor, examined: &examined, skippedBlocks: &skipped)
+                actuals.rowsExamined += examined
+                found.append((index, rows))
+            }
+        }
+        let threshold = floor.floor
+        return found.reversed().compactMap { source, rows in
+            let kept = rows.filter { $0.1 >= threshold }.sorted { $0.0 < $1.0 }
+            return kept.isEmpty ? nil : RowBatch(source: source, rows: kept.map(\.0), scores: kept.map(\.1))
         }
     }
 

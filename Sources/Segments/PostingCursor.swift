@@ -1,0 +1,59 @@
+/// A cursor over one term's postings in a segment (tantivy's DocSet contract): `doc` is the
+/// current row or `PostingCursor.end`, `advance` moves to the next row, `seek` to the first
+/// row at or after a target, skipping whole blocks by their last row without decoding them.
+public struct PostingCursor {
+    public static let end = Int32.max
+
+    private let index: SegmentTextIndex
+    private let blocks: Range<Int>
+    private var block: Int
+    private var rows: [Int32] = []
+    private var frequencies: [UInt32] = []
+    private var position = 0
+    public private(set) var doc: Int32 = end
+
+    public init(index: SegmentTextIndex, term: SegmentTextIndex.Term) {
+        self.index = index
+        blocks = term.blocks
+        block = term.blocks.lowerBound
+        rows.reserveCapacity(SegmentTextIndex.blockSize)
+        frequencies.reserveCapacity(SegmentTextIndex.blockSize)
+        load()
+    }
+
+    public var termFrequency: UInt32 { frequencies[position] }
+
+    /// The block the cursor is in (its bounds hold for every row left in it).
+    public var currentBlock: SegmentTextIndex.Block? { block < blocks.upperBound ? index.blocks[block] : nil }
+
+    private mutating func load() {
+        guard block < blocks.upperBound else {
+            doc = Self.end
+            return
+        }
+        index.decode(index.blocks[block], rows: &rows, frequencies: &frequencies)
+        position = 0
+        doc = rows[0]
+    }
+
+    public mutating func advance() {
+        position += 1
+        if position < rows.count {
+            doc = rows[position]
+        } else {
+            block += 1
+            load()
+        }
+    }
+
+    public mutating func seek(_ target: Int32) {
+        guard doc < target else { return }
+        if index.blocks[block].lastRow < target {
+            block += 1
+            while block < blocks.upperBound, index.blocks[block].lastRow < target { block += 1 }
+            load()
+            guard doc < target else { return }
+        }
+        while doc < target { advance() }
+    }
+}
