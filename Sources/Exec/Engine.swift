@@ -200,7 +200,7 @@ public final class Engine: Sendable {
 
     public func multiQuery(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let started = ContinuousClock.now
-        let (snapshot, loaded) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: nil)
+        let (snapshot, loaded) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
         let request = try QueryDecoder.decodeMulti(body, config: snapshot.manifest.config)
         var results: [[JSONValue]] = []
         var exhaustive = 0

@@ -78,7 +78,8 @@ public struct RowPredicate: Sendable {
 struct ValueTest: Sendable {
     let op: FilterOperator
     let operand: AttributeValue
-    let list: [AttributeValue]
+    /// The operand list as a hash set of `filterKey`s: In/NotIn/ContainsAny cost one lookup per value.
+    let listKeys: Set<AttributeValue>
     let glob: GlobPattern?
     let tokenizer: Tokenizer?
     let operandTokens: Set<String>
@@ -89,7 +90,7 @@ struct ValueTest: Sendable {
         let operand = holdsUUIDs ? Self.lowercasingUUIDs(rawOperand) : rawOperand
         self.op = op
         self.operand = operand
-        if case .array(let items) = operand { list = items } else { list = [] }
+        if case .array(let items) = operand { listKeys = Set(items.map(\.filterKey)) } else { listKeys = [] }
         switch op {
         case .glob, .notGlob, .iGlob, .notIGlob:
             if case .string(let pattern) = operand {
@@ -123,16 +124,16 @@ struct ValueTest: Sendable {
         switch op {
         case .eq: return equals(value, operand)
         case .notEq: return !equals(value, operand)
-        case .in: return list.contains { equals(value, $0) }
-        case .notIn: return !list.contains { equals(value, $0) }
+        case .in: return listKeys.contains(value.filterKey)
+        case .notIn: return !listKeys.contains(value.filterKey)
         case .lt: return ordered(value) { $0 < 0 }
         case .lte: return ordered(value) { $0 <= 0 }
         case .gt: return ordered(value) { $0 > 0 }
         case .gte: return ordered(value) { $0 >= 0 }
         case .contains: return elements(value).contains { equals($0, operand) }
         case .notContains: return !elements(value).contains { equals($0, operand) }
-        case .containsAny: return elements(value).contains { v in list.contains { equals(v, $0) } }
-        case .notContainsAny: return !elements(value).contains { v in list.contains { equals(v, $0) } }
+        case .containsAny: return elements(value).contains { listKeys.contains($0.filterKey) }
+        case .notContainsAny: return !elements(value).contains { listKeys.contains($0.filterKey) }
         case .glob, .iGlob: return globMatches(value)
         case .notGlob, .notIGlob: return !globMatches(value)
         case .containsAllTokens:

@@ -21,11 +21,33 @@ public enum DocumentID: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     public static let maxStringBytes = 64
 
+    // Equality, hashing and order are by bytes: string ids by their UTF-8 bytes (two
+    // canonically-equivalent spellings are two documents), UUIDs by their 16 bytes, which is
+    // also the order of their hex text. Ids of different kinds order by kind name.
+
+    public static func == (a: DocumentID, b: DocumentID) -> Bool {
+        switch (a, b) {
+        case (.uint(let x), .uint(let y)): return x == y
+        case (.uuid(let x), .uuid(let y)): return x == y
+        case (.string(let x), .string(let y)): return StringBytes.equal(x, y)
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .uint(let v): hasher.combine(0 as UInt8); hasher.combine(v)
+        case .uuid(let u): hasher.combine(1 as UInt8); hasher.combine(u)
+        case .string(let s): hasher.combine(2 as UInt8); StringBytes.hash(s, into: &hasher)
+        }
+    }
+
     public static func < (a: DocumentID, b: DocumentID) -> Bool {
         switch (a, b) {
         case (.uint(let x), .uint(let y)): return x < y
-        case (.string(let x), .string(let y)): return x < y
-        case (.uuid(let x), .uuid(let y)): return x.uuidString < y.uuidString
+        case (.string(let x), .string(let y)): return StringBytes.compare(x, y) < 0
+        case (.uuid(let x), .uuid(let y)):
+            return withUnsafeBytes(of: x.uuid) { xb in withUnsafeBytes(of: y.uuid) { yb in xb.lexicographicallyPrecedes(yb) } }
         default: return a.kind.rawValue < b.kind.rawValue
         }
     }

@@ -13,6 +13,9 @@ public struct FullTextConfig: Sendable, Codable, Equatable {
     public var k1: Double = 1.2
     public var b: Double = 0.75
 
+    /// The largest accepted k1 (b is at most 1).
+    public static let maxK1 = 100.0
+
     public init(stemming: Bool = false, removeStopwords: Bool = true, caseSensitive: Bool = false,
                 k1: Double = 1.2, b: Double = 0.75) {
         self.stemming = stemming
@@ -60,6 +63,9 @@ public struct NamespaceConfig: Sendable, Codable, Equatable {
     public var dimension: Int?
     public var idKind: DocumentID.Kind?
     public var schema: [String: AttributeSchema] = [:]
+
+    /// The largest vector dimension, declared (`[N]f32`) or inferred from a first vector.
+    public static let maxDimension = 16_384
 
     public init(distanceMetric: DistanceMetric? = nil, dimension: Int? = nil, idKind: DocumentID.Kind? = nil,
                 schema: [String: AttributeSchema] = [:]) {

@@ -57,7 +57,10 @@ public indirect enum FilterExpression: Sendable, Equatable {
 
 extension FilterExpression {
     /// Decodes `[attr, op, value]`, `["And", [...]]`, `["Or", [...]]`, `["Not", f]`.
-    public static func decode(_ json: JSONValue, at path: JSONPath, allowReferences: Bool = false) throws -> FilterExpression {
+    /// With the namespace's `config`, operands of datetime attributes are normalised as
+    /// stored values are (CanonicalDatetime), so comparisons are by instant.
+    public static func decode(_ json: JSONValue, at path: JSONPath, allowReferences: Bool = false,
+                              config: NamespaceConfig? = nil) throws -> FilterExpression {
         guard let items = json.arrayValue else {
             throw path.invalid("a filter must be an array like [\"attr\", \"Eq\", value] or [\"And\", [...]], got \(json.kindName)")
         }
@@ -70,12 +73,12 @@ extension FilterExpression {
                 throw path.invalid("\(head) takes one array of filters: [\"\(head)\", [f1, f2, ...]]")
             }
             let decoded = try children.enumerated().map {
-                try decode($1, at: path.index(1).index($0), allowReferences: allowReferences)
+                try decode($1, at: path.index(1).index($0), allowReferences: allowReferences, config: config)
             }
             return head == "And" ? .and(decoded) : .or(decoded)
         case "Not":
             guard items.count == 2 else { throw path.invalid("Not takes one filter: [\"Not\", f]") }
-            return .not(try decode(items[1], at: path.index(1), allowReferences: allowReferences))
+            return .not(try decode(items[1], at: path.index(1), allowReferences: allowReferences, config: config))
         default:
             break
         }
@@ -85,6 +88,7 @@ extension FilterExpression {
         guard items.count == 3 else {
             throw path.invalid("a condition has three elements [attribute, operator, value], got \(items.count)")
         }
+        try AttributeName.validate(head, at: path.index(0))
         guard let opName = items[1].stringValue else { throw path.index(1).invalid("the operator must be a string") }
         guard let op = FilterOperator(rawValue: opName) else {
             if FilterOperator.outOfScope.contains(opName) {
@@ -98,18 +102,35 @@ extension FilterExpression {
             guard object.count == 1, let name = reference.stringValue else {
                 throw operandPath.invalid("$ref_new takes an attribute name: {\"$ref_new\": \"attr\"}")
             }
+            try AttributeName.validate(name, at: operandPath.key("$ref_new"))
             return .condition(attribute: head, op: op, operand: .referenceToNew(name))
         }
-        let value = try AttributeValueDecoding.decode(items[2], at: operandPath)
+        var value = try AttributeValueDecoding.decode(items[2], at: operandPath)
         if op.takesList, case .array = value {} else if op.takesList {
             throw operandPath.invalid("\(opName) takes an array of values")
         }
         switch op {
         case .glob, .notGlob, .iGlob, .notIGlob, .containsAllTokens, .containsAnyToken:
             guard case .string = value else { throw operandPath.invalid("\(opName) takes a string") }
-        default: break
+        default:
+            if config?.schema[head]?.elementType == "datetime" {
+                value = try normalizingDatetimes(value, at: operandPath)
+            }
         }
         return .condition(attribute: head, op: op, operand: .value(value))
+    }
+
+    /// String operands (or list elements) of a datetime attribute in canonical form.
+    static func normalizingDatetimes(_ value: AttributeValue, at path: JSONPath) throws -> AttributeValue {
+        switch value {
+        case .string(let s):
+            guard let canonical = CanonicalDatetime.normalize(s) else { throw path.invalid("\"\(s)\" is not an RFC 3339 datetime") }
+            return .string(canonical)
+        case .array(let items):
+            return .array(try items.enumerated().map { try normalizingDatetimes($1, at: path.index($0)) })
+        default:
+            return value
+        }
     }
 }
 

@@ -13,6 +13,7 @@ public struct GlobPattern: Sendable, Equatable {
     public let literalPrefix: String
 
     public init(_ pattern: String, caseInsensitive: Bool = false) {
+        // Consecutive stars mean one star.
         self.caseInsensitive = caseInsensitive
         let source = Array((caseInsensitive ? pattern.lowercased() : pattern).unicodeScalars)
         var tokens: [Token] = []
@@ -20,7 +21,7 @@ public struct GlobPattern: Sendable, Equatable {
         while i < source.count {
             let c = source[i]
             switch c {
-            case "*": tokens.append(.star)
+            case "*": if tokens.last != .star { tokens.append(.star) }
             case "?": tokens.append(.any)
             case "[":
                 var j = i + 1
@@ -61,39 +62,89 @@ public struct GlobPattern: Sendable, Equatable {
     }
 
     public func matches(_ text: String) -> Bool {
-        let scalars = Array((caseInsensitive ? text.lowercased() : text).unicodeScalars)
-        // Iterative matcher with single-star backtracking: linear in practice, no recursion.
-        var t = 0, s = 0
-        var starToken = -1, starText = 0
-        while s < scalars.count {
-            if t < tokens.count {
-                switch tokens[t] {
-                case .star:
-                    starToken = t
-                    starText = s
-                    t += 1
-                    continue
-                case .any:
-                    t += 1
-                    s += 1
-                    continue
-                case .literal(let c) where c == scalars[s]:
-                    t += 1
-                    s += 1
-                    continue
-                case .set(let ranges, let negated) where ranges.contains(where: { $0.contains(scalars[s]) }) != negated:
-                    t += 1
-                    s += 1
-                    continue
-                default: break
-                }
-            }
-            guard starToken >= 0 else { return false }
-            t = starToken + 1
-            starText += 1
-            s = starText
+        var steps = 0
+        return matches(text, steps: &steps)
+    }
+
+    /// Matching without backtracking. The stars split the pattern into segments of
+    /// single-character tokens; the first segment must match at the start, the last at the
+    /// end, and each middle segment is taken at its leftmost match after the previous one
+    /// (leftmost is always safe for stars). Each search is a bit-parallel Shift-And scan, so
+    /// every text character is examined once per search and searches never overlap: time
+    /// O(n · ⌈k/64⌉) for a text of n characters and a longest segment of k tokens.
+    /// `steps` counts characters examined (tests check it stays linear).
+    func matches(_ text: String, steps: inout Int) -> Bool {
+        let s = Array((caseInsensitive ? text.lowercased() : text).unicodeScalars)
+        let segments = self.segments
+        if segments.count == 1 {
+            return s.count == segments[0].count && matchesAt(segments[0], s, 0, steps: &steps)
         }
-        while t < tokens.count, tokens[t] == .star { t += 1 }
-        return t == tokens.count
+        let first = segments[0], last = segments[segments.count - 1]
+        guard first.count + last.count <= s.count,
+              matchesAt(first, s, 0, steps: &steps),
+              matchesAt(last, s, s.count - last.count, steps: &steps) else { return false }
+        var from = first.count
+        let end = s.count - last.count
+        for segment in segments.dropFirst().dropLast() where !segment.isEmpty {
+            guard let next = Self.find(segment, in: s, from: from, to: end, steps: &steps) else { return false }
+            from = next
+        }
+        return true
+    }
+
+    /// The tokens between stars (the first and last may be empty).
+    var segments: [[Token]] {
+        tokens.split(separator: .star, omittingEmptySubsequences: false).map(Array.init)
+    }
+
+    private func matchesAt(_ segment: [Token], _ s: [Unicode.Scalar], _ at: Int, steps: inout Int) -> Bool {
+        for (i, token) in segment.enumerated() {
+            steps += 1
+            guard Self.token(token, matches: s[at + i]) else { return false }
+        }
+        return true
+    }
+
+    static func token(_ token: Token, matches c: Unicode.Scalar) -> Bool {
+        switch token {
+        case .literal(let l): return l == c
+        case .any: return true
+        case .set(let ranges, let negated): return ranges.contains { $0.contains(c) } != negated
+        case .star: return true
+        }
+    }
+
+    /// The end of the leftmost occurrence of `segment` in `s[from..<end]` (Shift-And: bit i
+    /// of the state is set when the last i + 1 characters match the segment's first i + 1 tokens).
+    static func find(_ segment: [Token], in s: [Unicode.Scalar], from: Int, to end: Int, steps: inout Int) -> Int? {
+        let m = segment.count
+        guard end - from >= m else { return nil }
+        let words = (m + 63) / 64
+        let lastWord = (m - 1) / 64, lastBit = UInt64(1) << UInt64((m - 1) % 64)
+        var state = [UInt64](repeating: 0, count: words)
+        var masks: [Unicode.Scalar: [UInt64]] = [:]
+        for p in from..<end {
+            steps += 1
+            let c = s[p]
+            let mask: [UInt64]
+            if let cached = masks[c] {
+                mask = cached
+            } else {
+                var built = [UInt64](repeating: 0, count: words)
+                for (i, token) in segment.enumerated() where Self.token(token, matches: c) {
+                    built[i / 64] |= UInt64(1) << UInt64(i % 64)
+                }
+                masks[c] = built
+                mask = built
+            }
+            var carry: UInt64 = 1
+            for w in 0..<words {
+                let out = state[w] >> 63
+                state[w] = ((state[w] << 1) | carry) & mask[w]
+                carry = out
+            }
+            if state[lastWord] & lastBit != 0 { return p + 1 }
+        }
+        return nil
     }
 }

@@ -1,3 +1,5 @@
+public import Log
+
 /// A parsed JSON value. Integers keep their exact value; objects keep key order.
 public enum JSONValue: Sendable, Equatable {
     case null
@@ -54,10 +56,11 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// A JSON object: ordered key/value pairs with keyed lookup.
+/// A JSON object: ordered key/value pairs with keyed lookup. Keys are distinct by their
+/// bytes: `"é"` and `"e\u0301"` are two keys, never one.
 public struct JSONObject: Sendable, Equatable {
     public private(set) var pairs: [(key: String, value: JSONValue)] = []
-    private var index: [String: Int] = [:]
+    private var index: [ByteString: Int] = [:]
 
     public init() {}
 
@@ -66,15 +69,15 @@ public struct JSONObject: Sendable, Equatable {
     }
 
     public subscript(key: String) -> JSONValue? {
-        get { index[key].map { pairs[$0].value } }
+        get { index[ByteString(key)].map { pairs[$0].value } }
         set {
-            if let i = index[key] {
+            if let i = index[ByteString(key)] {
                 if let newValue { pairs[i].value = newValue } else {
                     pairs.remove(at: i)
-                    index = Dictionary(uniqueKeysWithValues: pairs.enumerated().map { ($1.key, $0) })
+                    index = Dictionary(uniqueKeysWithValues: pairs.enumerated().map { (ByteString($1.key), $0) })
                 }
             } else if let newValue {
-                index[key] = pairs.count
+                index[ByteString(key)] = pairs.count
                 pairs.append((key, newValue))
             }
         }
@@ -83,7 +86,14 @@ public struct JSONObject: Sendable, Equatable {
     public var keys: [String] { pairs.map(\.key) }
     public var count: Int { pairs.count }
 
+    /// The object without its null members. Request options use it: an optional field
+    /// sent as `null` means the field is absent (clients send `"filters": null`).
+    public var withoutNulls: JSONObject {
+        guard pairs.contains(where: { $0.value == .null }) else { return self }
+        return JSONObject(pairs.filter { $0.value != .null }.map { ($0.key, $0.value) })
+    }
+
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
-        a.pairs.count == b.pairs.count && zip(a.pairs, b.pairs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        a.pairs.count == b.pairs.count && zip(a.pairs, b.pairs).allSatisfy { StringBytes.equal($0.key, $1.key) && $0.value == $1.value }
     }
 }

@@ -39,6 +39,11 @@ public struct QueryRequest: Sendable {
     public var vectorsAsBase64 = false
     /// Time travel: read this manifest version.
     public var asOfVersion: UInt64?
+    /// `__debug_settings` probe count (`ann_nprobe` / `nprobe`): how many IVF lists an ANN
+    /// search visits. Decoded for the vector index to honour; nil means its default.
+    public var annProbes: Int?
+    /// `disable_cache` (a turbopuffer debug field): accepted; Lagoon's caches never change answers.
+    public var disableCache = false
 
     public init() {}
 }
@@ -53,20 +58,39 @@ public struct MultiQueryRequest: Sendable {
     public var rerank: RRF?
     public var limit: Int?
     public var consistency: ConsistencyLevel
+    /// The top-level `as_of`: every sub-query reads this manifest version.
+    public var asOfVersion: UInt64?
 }
 
 public enum QueryDecoder {
     public static let maxTopK = 10_000
     public static let maxQueries = 16
+    /// At most this many names in include_attributes / exclude_attributes.
+    public static let maxSelectedAttributes = 1_024
+    /// Bounds that keep every score finite as float32 (Specs/query/semantics.md §7):
+    /// Product weights (multiplied along nested Products), RRF constants and weights.
+    public static let maxProductWeight = 1e6
+    public static let maxRankConstant = 1e6
+    public static let maxRRFWeight = 1e6
+    /// Nesting depth of Sum / Max / Product expressions.
+    public static let maxRankDepth = 8
+    /// Largest `__debug_settings` probe count.
+    public static let maxProbes = 1 << 20
 
     static let knownKeys: Set<String> = [
         "rank_by", "filters", "top_k", "limit", "include_attributes", "exclude_attributes", "consistency",
         "vector_encoding", "as_of", "analyze", "aggregate_by", "group_by", "distance_metric",
+        "disable_cache", "__debug_settings",
     ]
 
-    /// Decodes a single query body (or one element of `queries`).
+    /// Decodes a single query body.
     public static func decode(_ json: JSONValue, at path: JSONPath = JSONPath(), config: NamespaceConfig) throws -> QueryRequest {
-        guard let object = json.objectValue else { throw path.invalid("a query must be a JSON object") }
+        try decode(json, at: path, config: config, isSubQuery: false)
+    }
+
+    /// Decodes a query body or one element of `queries`. Optional fields sent as null are absent.
+    static func decode(_ json: JSONValue, at path: JSONPath, config: NamespaceConfig, isSubQuery: Bool) throws -> QueryRequest {
+        guard let object = json.objectValue?.withoutNulls else { throw path.invalid("a query must be a JSON object") }
         for key in object.keys where !knownKeys.contains(key) {
             throw path.key(key).invalid("unknown query option \"\(key)\"")
         }
@@ -78,7 +102,7 @@ public enum QueryDecoder {
             query.rankBy = try decodeRankBy(rank, at: path.key("rank_by"), config: config)
         }
         if let filters = object["filters"] {
-            query.filter = try FilterExpression.decode(filters, at: path.key("filters"))
+            query.filter = try FilterExpression.decode(filters, at: path.key("filters"), config: config)
         }
         if let topK = object["top_k"] {
             query.topK = try decodeLimit(topK, at: path.key("top_k"))
@@ -91,15 +115,20 @@ public enum QueryDecoder {
             query.consistency = try decodeConsistency(consistency, at: path.key("consistency"))
         }
         if let encoding = object["vector_encoding"] {
-            switch encoding.stringValue {
-            case "float": query.vectorsAsBase64 = false
-            case "base64": query.vectorsAsBase64 = true
-            default: throw path.key("vector_encoding").invalid("must be \"float\" or \"base64\"")
-            }
+            query.vectorsAsBase64 = try decodeVectorEncoding(encoding, at: path.key("vector_encoding"))
         }
         if let asOf = object["as_of"] {
-            guard let v = asOf.intValue, v > 0 else { throw path.key("as_of").invalid("must be a positive manifest version") }
-            query.asOfVersion = UInt64(v)
+            guard !isSubQuery else {
+                throw path.key("as_of").invalid("as_of applies to the whole multi-query: set it next to \"queries\", not in a sub-query")
+            }
+            query.asOfVersion = try decodeAsOf(asOf, at: path.key("as_of"))
+        }
+        if let flag = object["disable_cache"] {
+            guard case .bool(let b) = flag else { throw path.key("disable_cache").invalid("must be a boolean") }
+            query.disableCache = b
+        }
+        if let settings = object["__debug_settings"] {
+            query.annProbes = try decodeDebugSettings(settings, at: path.key("__debug_settings"))
         }
         if let metric = object["distance_metric"] {
             guard let name = metric.stringValue, DistanceMetric(rawValue: name) == config.distanceMetric else {
@@ -109,21 +138,50 @@ public enum QueryDecoder {
         return query
     }
 
+    static func decodeAsOf(_ json: JSONValue, at path: JSONPath) throws -> UInt64 {
+        guard let v = json.intValue, v > 0 else { throw path.invalid("must be a positive manifest version") }
+        return UInt64(v)
+    }
+
+    /// turbopuffer's `__debug_settings`: a probe count is kept, other keys are ignored.
+    static func decodeDebugSettings(_ json: JSONValue, at path: JSONPath) throws -> Int? {
+        guard let object = json.objectValue?.withoutNulls else { throw path.invalid("must be an object") }
+        var probes: Int?
+        for key in ["ann_nprobe", "nprobe"] {
+            guard let value = object[key] else { continue }
+            guard let n = value.intValue, n >= 1, n <= Int64(maxProbes) else {
+                throw path.key(key).invalid("must be an integer from 1 to \(maxProbes)")
+            }
+            probes = Int(n)
+        }
+        return probes
+    }
+
     public static func decodeMulti(_ json: JSONValue, config: NamespaceConfig) throws -> MultiQueryRequest {
         let path = JSONPath()
-        guard let object = json.objectValue, let queries = object["queries"]?.arrayValue else {
+        guard let object = json.objectValue?.withoutNulls, let queries = object["queries"]?.arrayValue else {
             throw path.key("queries").invalid("a multi-query body needs a \"queries\" array")
         }
         guard (1...maxQueries).contains(queries.count) else {
             throw path.key("queries").invalid("between 1 and \(maxQueries) queries are allowed, got \(queries.count)")
         }
-        for key in object.keys where !["queries", "rerank_by", "limit", "consistency", "vector_encoding", "top_k"].contains(key) {
+        for key in object.keys where !["queries", "rerank_by", "limit", "consistency", "vector_encoding", "top_k", "as_of"].contains(key) {
             throw path.key(key).invalid("unknown multi-query option \"\(key)\"")
         }
         let consistency = try object["consistency"].map { try decodeConsistency($0, at: path.key("consistency")) } ?? .strong
-        var decoded = try queries.enumerated().map { try decode($1, at: path.key("queries").index($0), config: config) }
-        for i in decoded.indices where object["consistency"] != nil { decoded[i].consistency = consistency }
+        let asOf = try object["as_of"].map { try decodeAsOf($0, at: path.key("as_of")) }
+        let base64 = try object["vector_encoding"].map { try decodeVectorEncoding($0, at: path.key("vector_encoding")) }
+        var decoded = try queries.enumerated().map {
+            try decode($1, at: path.key("queries").index($0), config: config, isSubQuery: true)
+        }
+        for i in decoded.indices {
+            if object["consistency"] != nil { decoded[i].consistency = consistency }
+            decoded[i].asOfVersion = asOf
+            // The top-level encoding applies to sub-queries that do not choose their own.
+            if let base64, queries[i].objectValue?.withoutNulls["vector_encoding"] == nil { decoded[i].vectorsAsBase64 = base64 }
+        }
         var request = MultiQueryRequest(queries: decoded, rerank: nil, limit: nil, consistency: decoded.contains { $0.consistency == .strong } ? .strong : .eventual)
+        request.asOfVersion = asOf
         if let limit = object["limit"] ?? object["top_k"] {
             request.limit = try decodeLimit(limit, at: path.key("limit"))
         }
@@ -134,17 +192,19 @@ public enum QueryDecoder {
             }
             var rrf = MultiQueryRequest.RRF()
             if items.count == 2 {
-                guard let params = items[1].objectValue else { throw p.index(1).invalid("must be an object") }
+                guard let params = items[1].objectValue?.withoutNulls else { throw p.index(1).invalid("must be an object") }
                 for (key, value) in params.pairs {
                     switch key {
                     case "rank_constant":
-                        guard let k = value.doubleValue, k >= 0 else { throw p.index(1).key(key).invalid("must be a non-negative number") }
+                        guard let k = value.doubleValue, k >= 0, k <= maxRankConstant else {
+                            throw p.index(1).key(key).invalid("must be a number from 0 to \(Int(maxRankConstant))")
+                        }
                         rrf.rankConstant = k
                     case "weights":
                         // Every element must be a number: compactMap alone would drop the others silently.
                         let ws = value.arrayValue?.compactMap(\.doubleValue) ?? []
-                        guard ws.count == value.arrayValue?.count, ws.count == queries.count, ws.allSatisfy({ $0 >= 0 }) else {
-                            throw p.index(1).key(key).invalid("must hold one non-negative weight per query (\(queries.count))")
+                        guard ws.count == value.arrayValue?.count, ws.count == queries.count, ws.allSatisfy({ $0 >= 0 && $0 <= maxRRFWeight }) else {
+                            throw p.index(1).key(key).invalid("must hold one weight from 0 to \(Int(maxRRFWeight)) per query (\(queries.count))")
                         }
                         rrf.weights = ws
                     default:
@@ -170,6 +230,15 @@ public enum QueryDecoder {
         return Int(n)
     }
 
+    /// True for `"base64"`, false for `"float"`.
+    static func decodeVectorEncoding(_ json: JSONValue, at path: JSONPath) throws -> Bool {
+        switch json.stringValue {
+        case "float": return false
+        case "base64": return true
+        default: throw path.invalid("must be \"float\" or \"base64\"")
+        }
+    }
+
     static func decodeConsistency(_ json: JSONValue, at path: JSONPath) throws -> ConsistencyLevel {
         guard let level = json.objectValue?["level"]?.stringValue, let parsed = ConsistencyLevel(rawValue: level) else {
             throw path.invalid("must be {\"level\": \"strong\"} or {\"level\": \"eventual\"}")
@@ -180,10 +249,18 @@ public enum QueryDecoder {
     static func decodeSelection(include: JSONValue?, exclude: JSONValue?, at path: JSONPath) throws -> AttributeSelection {
         func names(_ json: JSONValue, _ p: JSONPath) throws -> [String] {
             guard let items = json.arrayValue else { throw p.invalid("must be a boolean or an array of attribute names") }
-            return try items.enumerated().map { i, item in
-                guard let s = item.stringValue else { throw p.index(i).invalid("must be a string") }
-                return s
+            // Bounded before any work per name; duplicates collapse (first occurrence kept).
+            guard items.count <= maxSelectedAttributes else {
+                throw p.invalid("at most \(maxSelectedAttributes) attribute names, got \(items.count)")
             }
+            var seen: Set<String> = []
+            var names: [String] = []
+            for (i, item) in items.enumerated() {
+                guard let s = item.stringValue else { throw p.index(i).invalid("must be a string") }
+                try AttributeName.validate(s, at: p.index(i))
+                if seen.insert(s).inserted { names.append(s) }
+            }
+            return names
         }
         if include != nil && exclude != nil {
             throw path.key("exclude_attributes").invalid("cannot be combined with include_attributes")
@@ -196,16 +273,24 @@ public enum QueryDecoder {
         return .only(try names(include, path.key("include_attributes")))
     }
 
-    static func decodeRankBy(_ json: JSONValue, at path: JSONPath, config: NamespaceConfig) throws -> RankBy {
+    /// `depth` counts enclosing Sum/Max/Product; `scale` is the product of the enclosing
+    /// Product weights, bounded so that scores stay finite.
+    static func decodeRankBy(_ json: JSONValue, at path: JSONPath, config: NamespaceConfig,
+                             depth: Int = 0, scale: Double = 1) throws -> RankBy {
         guard let items = json.arrayValue, let head = items.first?.stringValue else {
             throw path.invalid("rank_by must be an array such as [\"vector\", \"ANN\", [...]] or [\"text\", \"BM25\", \"query\"]")
+        }
+        if ["Sum", "Max", "Product"].contains(head), depth >= maxRankDepth {
+            throw path.invalid("ranking expressions nest at most \(maxRankDepth) deep")
         }
         switch head {
         case "Sum", "Max":
             guard items.count == 2, let parts = items[1].arrayValue, !parts.isEmpty else {
                 throw path.invalid("\(head) takes one non-empty array of ranking expressions")
             }
-            let decoded = try parts.enumerated().map { try decodeRankBy($1, at: path.index(1).index($0), config: config) }
+            let decoded = try parts.enumerated().map {
+                try decodeRankBy($1, at: path.index(1).index($0), config: config, depth: depth + 1, scale: scale)
+            }
             guard decoded.allSatisfy(\.isTextScore) else { throw path.index(1).invalid("\(head) combines BM25 expressions only") }
             return head == "Sum" ? .sum(decoded) : .max(decoded)
         case "Product":
@@ -215,12 +300,16 @@ public enum QueryDecoder {
             guard let weight = items[weightIndex].doubleValue, weight.isFinite else {
                 throw path.index(weightIndex).invalid("the Product weight must be a number")
             }
-            let inner = try decodeRankBy(items[exprIndex], at: path.index(exprIndex), config: config)
+            guard abs(weight * scale) <= maxProductWeight else {
+                throw path.index(weightIndex).invalid("Product weights (multiplied through nested Products) must be at most \(Int(maxProductWeight)) in magnitude")
+            }
+            let inner = try decodeRankBy(items[exprIndex], at: path.index(exprIndex), config: config, depth: depth + 1, scale: weight * scale)
             guard inner.isTextScore else { throw path.index(exprIndex).invalid("Product applies to BM25 expressions only") }
             return .product(weight: weight, inner)
         default:
             break
         }
+        try AttributeName.validate(head, at: path.index(0))
         if items.count == 2, let direction = items[1].stringValue {
             guard direction == "asc" || direction == "desc" else { throw path.index(1).invalid("must be \"asc\" or \"desc\"") }
             return .attribute(name: head, descending: direction == "desc")
@@ -232,13 +321,8 @@ public enum QueryDecoder {
         case "ANN", "kNN":
             guard head == "vector" else { throw path.index(0).invalid("vector search runs on the \"vector\" attribute") }
             guard items.count == 3 else { throw path.invalid("\(kind) takes [\"vector\", \"\(kind)\", [floats]]") }
-            guard let values = items[2].arrayValue else { throw path.index(2).invalid("the query vector must be an array of numbers") }
-            var vector: [Float] = []
-            vector.reserveCapacity(values.count)
-            for (i, v) in values.enumerated() {
-                guard let d = v.doubleValue, d.isFinite else { throw path.index(2).index(i).invalid("must be a finite number") }
-                vector.append(Float(d))
-            }
+            // An array of numbers or base64 of little-endian float32, checked as written vectors are.
+            let vector = try VectorDecoding.decode(items[2], at: path.index(2), dimension: nil)
             if let dimension = config.dimension, dimension != vector.count {
                 throw path.index(2).invalid("wrong vector dimension: the namespace has \(dimension), the query has \(vector.count)")
             }
@@ -254,7 +338,7 @@ public enum QueryDecoder {
                 throw path.index(2).invalid("the BM25 query must be a string")
             }
             if items.count == 4 {
-                guard let params = items[3].objectValue, params.count == 0 else {
+                guard let params = items[3].objectValue?.withoutNulls, params.count == 0 else {
                     throw path.index(3).invalid("BM25 options are not supported in Lagoon v1")
                 }
             }

@@ -64,7 +64,8 @@ public struct WriteRequestDecoder {
 
     private mutating func decode(_ body: JSONValue) throws -> WriteRequest {
         let root = JSONPath()
-        guard let object = body.objectValue else { throw root.invalid("the write body must be a JSON object") }
+        // Top-level options sent as null are absent.
+        guard let object = body.objectValue?.withoutNulls else { throw root.invalid("the write body must be a JSON object") }
         for key in object.keys where !Self.knownKeys.contains(key) {
             throw root.key(key).invalid("unknown write option \"\(key)\"")
         }
@@ -116,14 +117,14 @@ public struct WriteRequestDecoder {
             request.deletes = try items.enumerated().map { try decodeID($1, at: path.index($0)) }
         }
         if let filter = object["delete_by_filter"] {
-            request.deleteByFilter = try FilterExpression.decode(filter, at: root.key("delete_by_filter"))
+            request.deleteByFilter = try FilterExpression.decode(filter, at: root.key("delete_by_filter"), config: config)
         }
         if let patch = object["patch_by_filter"] {
             let path = root.key("patch_by_filter")
-            guard let o = patch.objectValue, let filters = o["filters"], let changes = o["patch"]?.objectValue else {
+            guard let o = patch.objectValue?.withoutNulls, let filters = o["filters"], let changes = o["patch"]?.objectValue else {
                 throw path.invalid("must be {\"filters\": [...], \"patch\": {...}}")
             }
-            let filter = try FilterExpression.decode(filters, at: path.key("filters"))
+            let filter = try FilterExpression.decode(filters, at: path.key("filters"), config: config)
             var attributes: [String: AttributeValue] = [:]
             for (name, value) in changes.pairs {
                 let valuePath = path.key("patch").key(name)
@@ -137,7 +138,7 @@ public struct WriteRequestDecoder {
                                ("patch_condition", \WriteRequest.patchCondition),
                                ("delete_condition", \WriteRequest.deleteCondition)] {
             if let condition = object[key] {
-                request[keyPath: keyPath] = try FilterExpression.decode(condition, at: root.key(key), allowReferences: true)
+                request[keyPath: keyPath] = try FilterExpression.decode(condition, at: root.key(key), allowReferences: true, config: config)
             }
         }
         let total = request.upserts.count + request.patches.count + request.deletes.count
@@ -240,34 +241,9 @@ public struct WriteRequestDecoder {
     // MARK: Vectors
 
     private mutating func decodeVector(_ json: JSONValue, at path: JSONPath) throws -> [Float] {
-        var vector: [Float]
-        switch json {
-        case .array(let items):
-            vector = []
-            vector.reserveCapacity(items.count)
-            for (i, item) in items.enumerated() {
-                guard let v = item.doubleValue else { throw path.index(i).invalid("vector elements must be numbers, got \(item.kindName)") }
-                vector.append(Float(v))
-            }
-        case .string(let encoded):
-            guard let data = Data(base64Encoded: encoded), data.count % 4 == 0 else {
-                throw path.invalid("a string vector must be base64 of little-endian float32 values")
-            }
-            vector = data.withUnsafeBytes { raw in
-                (0..<data.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-            }
-        default:
-            throw path.invalid("a vector must be an array of numbers or a base64 string, got \(json.kindName)")
-        }
-        guard !vector.isEmpty else { throw path.invalid("a vector cannot be empty") }
-        if let bad = vector.firstIndex(where: { !$0.isFinite }) {
-            throw path.index(bad).invalid("vector values must be finite, got \(vector[bad])")
-        }
-        if let dimension = config.dimension {
-            guard vector.count == dimension else {
-                throw path.invalid("wrong vector dimension: expected \(dimension), got \(vector.count)")
-            }
-        } else {
+        // The first vector of a namespace sets its dimension, under the same cap as a declared type.
+        let vector = try VectorDecoding.decode(json, at: path, dimension: config.dimension)
+        if config.dimension == nil {
             config.dimension = vector.count
             config.schema["vector"] = AttributeSchema(type: "[\(vector.count)]f32")
         }
@@ -278,18 +254,22 @@ public struct WriteRequestDecoder {
 
     private mutating func checkedAttribute(_ name: String, _ json: JSONValue, at path: JSONPath) throws -> AttributeValue {
         guard !name.isEmpty, !name.hasPrefix("$") else { throw path.invalid("attribute names cannot be empty or start with $") }
-        var value = try AttributeValueDecoding.decode(json, at: path)
+        try AttributeName.validate(name, at: path)
+        let value = try AttributeValueDecoding.decode(json, at: path)
         if value.isNull { return value }
         if let declared = config.schema[name] {
-            value = try coerce(value, to: declared.type, at: path)
-        } else if let inferred = Self.inferType(value) {
-            config.schema[name] = AttributeSchema(type: inferred)
+            return try coerce(value, to: declared.type, at: path)
         }
-        return value
+        guard let inferred = try Self.inferType(value, at: path) else { return value }
+        // The first value is held to the type it implies, like every later one.
+        let coerced = try coerce(value, to: inferred, at: path)
+        config.schema[name] = AttributeSchema(type: inferred)
+        return coerced
     }
 
-    /// The schema type a first value implies, or nil when it implies nothing yet.
-    static func inferType(_ value: AttributeValue) -> String? {
+    /// The schema type a first value implies, or nil when it implies nothing yet. An array's
+    /// elements must share one type; numbers unify (ints with floats make []float).
+    static func inferType(_ value: AttributeValue, at path: JSONPath) throws -> String? {
         switch value {
         case .null: return nil
         case .bool: return "bool"
@@ -298,8 +278,19 @@ public struct WriteRequestDecoder {
         case .float: return "float"
         case .string: return "string"
         case .array(let items):
-            guard let first = items.first(where: { !$0.isNull }), let element = inferType(first) else { return nil }
-            return "[]" + element
+            var element: String?
+            for (i, item) in items.enumerated() {
+                guard let type = try inferType(item, at: path.index(i)) else { continue }
+                switch (element, type) {
+                case (nil, _): element = type
+                case (let e?, _) where e == type: break
+                case ("float", "int"), ("float", "uint"), ("int", "float"), ("uint", "float"): element = "float"
+                case ("int", "uint"), ("uint", "int"): element = "uint"
+                default:
+                    throw path.index(i).invalid("array elements must all have one type: \(type) after \(element ?? "") (mixed-type arrays are not supported)")
+                }
+            }
+            return element.map { "[]" + $0 }
         }
     }
 
@@ -307,7 +298,8 @@ public struct WriteRequestDecoder {
         if type.hasPrefix("[]") {
             guard case .array(let items) = value else { throw path.invalid("expected an array (\(type)), got \(value.kindName)") }
             let element = String(type.dropFirst(2))
-            return .array(try items.enumerated().map { try coerce($1, to: element, at: path.index($0)) })
+            // Nulls inside arrays are kept as they are.
+            return .array(try items.enumerated().map { $1.isNull ? $1 : try coerce($1, to: element, at: path.index($0)) })
         }
         switch (type, value) {
         case ("string", .string), ("bool", .bool), ("int", .int), ("float", .float): return value
@@ -320,23 +312,12 @@ public struct WriteRequestDecoder {
             guard let uuid = UUID(uuidString: s) else { throw path.invalid("\"\(s)\" is not a UUID") }
             return .string(uuid.uuidString.lowercased())
         case ("datetime", .string(let s)):
-            guard Self.parseDatetime(s) != nil else { throw path.invalid("\"\(s)\" is not an RFC 3339 datetime") }
-            return value
+            // Stored in one canonical UTC form, so text order is instant order.
+            guard let canonical = CanonicalDatetime.normalize(s) else { throw path.invalid("\"\(s)\" is not an RFC 3339 datetime") }
+            return .string(canonical)
         default:
             throw path.invalid("expected \(type), got \(value.kindName)")
         }
-    }
-
-    static func parseDatetime(_ s: String) -> Date? {
-        let withFraction = ISO8601DateFormatter()
-        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = withFraction.date(from: s) { return d }
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let d = plain.date(from: s) { return d }
-        let dateOnly = ISO8601DateFormatter()
-        dateOnly.formatOptions = [.withFullDate]
-        return dateOnly.date(from: s)
     }
 
     private mutating func applySchema(_ json: JSONValue, at path: JSONPath) throws {
@@ -348,14 +329,16 @@ public struct WriteRequestDecoder {
 public enum SchemaDecoder {
     public static func apply(_ json: JSONValue, to base: NamespaceConfig, at path: JSONPath) throws -> NamespaceConfig {
         var config = base
-        guard let object = json.objectValue else { throw path.invalid("must be an object mapping attribute names to types") }
+        guard let object = json.objectValue?.withoutNulls else { throw path.invalid("must be an object mapping attribute names to types") }
         for (name, spec) in object.pairs {
             let attrPath = path.key(name)
+            try AttributeName.validate(name, at: attrPath)
             var attribute: AttributeSchema
             switch spec {
             case .string(let type):
                 attribute = AttributeSchema(type: type)
-            case .object(let o):
+            case .object(let spec):
+                let o = spec.withoutNulls
                 for key in o.keys where !["type", "filterable", "full_text_search", "ann"].contains(key) {
                     throw attrPath.key(key).invalid("unknown schema option \"\(key)\"")
                 }
@@ -400,7 +383,7 @@ public enum SchemaDecoder {
     static func vectorDimension(_ type: String) -> Int? {
         guard type.hasPrefix("["), let close = type.firstIndex(of: "]") else { return nil }
         let element = type[type.index(after: close)...]
-        guard element == "f32" || element == "f16", let n = Int(type[type.index(after: type.startIndex)..<close]), n > 0, n <= 16384 else {
+        guard element == "f32" || element == "f16", let n = Int(type[type.index(after: type.startIndex)..<close]), n > 0, n <= NamespaceConfig.maxDimension else {
             return nil
         }
         return n
@@ -419,7 +402,7 @@ public enum SchemaDecoder {
         case .bool(let enabled): return enabled ? FullTextConfig() : nil
         case .object(let o):
             var config = FullTextConfig()
-            for (key, value) in o.pairs {
+            for (key, value) in o.withoutNulls.pairs {
                 let p = path.key(key)
                 switch key {
                 case "language":
@@ -428,8 +411,10 @@ public enum SchemaDecoder {
                     guard case .bool(let b) = value else { throw p.invalid("must be a boolean") }
                     if key == "stemming" { config.stemming = b } else if key == "remove_stopwords" { config.removeStopwords = b } else { config.caseSensitive = b }
                 case "k1", "b":
-                    guard let v = value.doubleValue, v >= 0, key == "k1" || v <= 1 else {
-                        throw p.invalid(key == "b" ? "must be a number in [0, 1]" : "must be a non-negative number")
+                    // Bounded (and so finite): manifests encode them and BM25 scores stay finite.
+                    let bound = key == "k1" ? FullTextConfig.maxK1 : 1
+                    guard let v = value.doubleValue, v >= 0, v <= bound else {
+                        throw p.invalid(key == "b" ? "must be a number in [0, 1]" : "must be a number in [0, \(Int(bound))]")
                     }
                     if key == "k1" { config.k1 = v } else { config.b = v }
                 case "tokenizer":
