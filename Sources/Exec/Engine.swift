@@ -213,12 +213,13 @@ public final class Engine: Sendable {
         }
         var resultObjects: [JSONValue]
         if let rrf = request.rerank {
-            // Rows are keyed by their id's JSON text (ids are unique within a namespace).
-            var rowsByID: [String: JSONValue] = [:]
+            // Rows are keyed by their id's JSON text, compared by bytes (ids are unique within a
+            // namespace, and canonically-equivalent strings are different ids).
+            var rowsByID: [ByteString: JSONValue] = [:]
             let lists = results.map { rows in
-                rows.compactMap { row -> String? in
+                rows.compactMap { row -> ByteString? in
                     guard let id = row.objectValue?["id"] else { return nil }
-                    let key = String(decoding: JSONWriter.write(id), as: UTF8.self)
+                    let key = ByteString(String(decoding: JSONWriter.write(id), as: UTF8.self))
                     if rowsByID[key] == nil { rowsByID[key] = row }
                     return key
                 }
@@ -290,7 +291,7 @@ public final class Engine: Sendable {
         let topK = Int(object["top_k"]?.intValue ?? 10)
         guard (1...1000).contains(num) else { throw LagoonError.invalid("num", "must be from 1 to 1000") }
         guard (1...QueryDecoder.maxTopK).contains(topK) else { throw LagoonError.invalid("top_k", "must be from 1 to \(QueryDecoder.maxTopK)") }
-        let filter = try object["filters"].map { try FilterExpression.decode($0, at: JSONPath("filters")) }
+        let filter = try object["filters"].map { try FilterExpression.decode($0, at: JSONPath("filters"), config: snapshot.manifest.config) }
         var probe = QueryRequest()
         probe.filter = filter
         probe.rankBy = .vector(mode: .knn, query: [])
