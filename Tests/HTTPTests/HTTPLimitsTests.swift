@@ -103,27 +103,34 @@ import Testing
         try await Application(router: router).test(.router) { client in
             try await Self.write(client, rows: 2000)
             let stop = Flag()
-            let heavy = Task {
-                var done = 0
-                while !stop.value.load(ordering: .relaxed) {
-                    _ = try await client.execute(uri: "/v2/namespaces/ns/query", method: .post, headers: Self.bearer,
-                                                 body: ByteBuffer(string: #"{"rank_by": ["vector", "kNN", [1, 2]], "top_k": 1000, "filters": ["name", "Glob", "*1*"]}"#))
-                    done += 1
+            // More heavy loops than Swift's cooperative pool has threads (one per core).
+            let heavy = (0..<3).map { _ in
+                Task {
+                    var done = 0
+                    while !stop.value.load(ordering: .relaxed) {
+                        _ = try await client.execute(uri: "/v2/namespaces/ns/query", method: .post, headers: Self.bearer,
+                                                     body: ByteBuffer(string: #"{"rank_by": ["vector", "kNN", [1, 2]], "top_k": 1000, "filters": ["name", "Glob", "*1*"]}"#))
+                        done += 1
+                    }
+                    return done
                 }
-                return done
             }
             try await Task.sleep(for: .milliseconds(50))
-            var worst = Duration.zero
+            var samples: [Duration] = []
             for _ in 0..<20 {
                 let started = ContinuousClock.now
                 let health = try await client.execute(uri: "/healthz", method: .get)
-                worst = max(worst, ContinuousClock.now - started)
+                samples.append(ContinuousClock.now - started)
                 #expect(health.status == .ok)
                 try await Task.sleep(for: .milliseconds(5))
             }
             stop.value.store(true, ordering: .relaxed)
-            #expect(try await heavy.value > 0)
-            #expect(worst < .milliseconds(100), "slowest /healthz \(worst)")
+            for loop in heavy { #expect(try await loop.value > 0) }
+            // One sample may miss (other processes share the machine's cores); a starved
+            // server misses them all, by seconds.
+            samples.sort()
+            #expect(samples[samples.count - 2] < .milliseconds(100), "/healthz latencies \(samples)")
+            #expect(samples[samples.count - 1] < .milliseconds(500), "/healthz latencies \(samples)")
         }
     }
 
