@@ -43,6 +43,7 @@ public struct QueryExecutor: Sendable {
         defer { root.close() }
         var rows: [ScoredRow] = []
         while let batch = try root.next() {
+            try Task.checkCancellation()  // a query past its time budget stops between batches
             let scored = !batch.scores.isEmpty
             for i in 0..<batch.count {
                 rows.append(ScoredRow(source: batch.source(at: i), row: Int(batch.rows[i]), score: scored ? batch.scores[i] : nil))

@@ -10,10 +10,13 @@ public struct ServerConfig: Sendable, Equatable {
     public var storageBackend = "fs"
     public var storageRoot = "./lagoon-data"
     public var storagePrefix = ""
+    /// The `[storage]` settings of `backend = "s3"` (credentials come from the AWS
+    /// environment, never from here).
+    public var s3 = S3Settings()
     public var keysFile: String?
     public var pollIntervalMillis = 1000
-    /// Largest accepted request body.
-    public var maxBodyBytes = 256 * 1024 * 1024
+    /// Body size, bytes in flight, query threads and budgets (`server.max_body_bytes`, `[limits]`).
+    public var limits = ServerLimits()
     public var logFormat = "text"
     /// Keys the file or environment set that this version does not know (typos, or
     /// settings of later versions); `serve` logs them so a misspelt key is not silently lost.
@@ -41,6 +44,7 @@ public struct ServerConfig: Sendable, Equatable {
         }
         var config = ServerConfig()
         try config.apply(values)
+        try config.validate()
         return config
     }
 
@@ -52,12 +56,25 @@ public struct ServerConfig: Sendable, Equatable {
                 try setListen(text)
                 listenExplicit = true
             case "server.embedded_indexer": embeddedIndexer = try Self.bool(text, key)
-            case "server.max_body_bytes": maxBodyBytes = try Self.int(text, key, minimum: 1024)
+            case "server.max_body_bytes": limits.maxBodyBytes = try Self.int(text, key, minimum: 1024)
+            case "limits.max_inflight_request_bytes": limits.maxInflightRequestBytes = try Self.int(text, key, minimum: 1024)
+            case "limits.query_threads": limits.queryThreads = try Self.int(text, key, minimum: 1, maximum: 1024)
+            case "limits.query_queue": limits.queryQueue = try Self.int(text, key, minimum: 0, maximum: 1_000_000)
+            case "limits.query_timeout_ms":
+                let ms = try Self.int(text, key, minimum: 0, maximum: 86_400_000)
+                limits.queryTimeout = ms == 0 ? nil : .milliseconds(ms)
             case "storage.backend":
-                guard text == "fs" else { throw Invalid(description: "storage.backend \"\(text)\": only \"fs\" is available in this version (S3 is planned)") }
+                guard text == "fs" || text == "s3" else { throw Invalid(description: "storage.backend \"\(text)\" must be \"fs\" or \"s3\"") }
                 storageBackend = text
             case "storage.root": storageRoot = text
             case "storage.prefix": storagePrefix = text
+            case "storage.bucket": s3.bucket = text
+            case "storage.region": s3.region = text
+            case "storage.endpoint": s3.endpoint = text
+            case "storage.sse": s3.sse = text
+            case "storage.sse_kms_key_id": s3.sseKMSKeyID = text
+            case _ where S3Settings.isCredentialKey(key):
+                throw Invalid(description: "\(key): credentials are never read from the configuration; use the AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or an instance/IRSA role")
             case "auth.keys_file": keysFile = text.isEmpty ? nil : text
             case "manifest.poll_interval_ms": pollIntervalMillis = try Self.int(text, key, minimum: 0)
             case "observability.log_format": logFormat = text
@@ -83,10 +100,19 @@ public struct ServerConfig: Sendable, Equatable {
         }
     }
 
-    static func int(_ text: String, _ key: String, minimum: Int) throws -> Int {
-        guard let v = Int(text.replacingOccurrences(of: "_", with: "")), v >= minimum else {
-            throw Invalid(description: "\(key) must be an integer of at least \(minimum), got \(text)")
+    static func int(_ text: String, _ key: String, minimum: Int, maximum: Int = .max) throws -> Int {
+        guard let v = Int(text.replacingOccurrences(of: "_", with: "")), v >= minimum, v <= maximum else {
+            let range = maximum == .max ? "of at least \(minimum)" : "from \(minimum) to \(maximum)"
+            throw Invalid(description: "\(key) must be an integer \(range), got \(text)")
         }
         return v
+    }
+
+    /// Checks that need several keys at once.
+    func validate() throws {
+        guard limits.maxInflightRequestBytes >= limits.maxBodyBytes else {
+            throw Invalid(description: "limits.max_inflight_request_bytes (\(limits.maxInflightRequestBytes)) must be at least server.max_body_bytes (\(limits.maxBodyBytes)), or no body of the largest size could ever be accepted")
+        }
+        try s3.validate(backend: storageBackend)
     }
 }

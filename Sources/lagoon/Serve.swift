@@ -45,6 +45,10 @@ struct Serve: AsyncParsableCommand {
             }
             logger.warning("no auth.keys_file configured: any bearer token is accepted (loopback only)")
         }
+        guard settings.storageBackend == "fs" else {
+            // Parsed and validated (ServerConfig.s3); the S3 store is wired in a later step.
+            throw ValidationError("storage.backend \"s3\" is not available in this build yet; use \"fs\"")
+        }
         try FileManager.default.createDirectory(atPath: settings.storageRoot, withIntermediateDirectories: true)
         let store = InstrumentedStore(try FileSystemStore(path: settings.storageRoot))
         var options = EngineOptions()
@@ -62,7 +66,7 @@ struct Serve: AsyncParsableCommand {
         let storageRoot = settings.storageRoot
         let showSample = sample
         let app = LagoonServer.application(
-            engine: engine, keys: keys, host: host, port: settings.listenPort, maxBodyBytes: settings.maxBodyBytes,
+            engine: engine, keys: keys, host: host, port: settings.listenPort, limits: settings.limits,
             metrics: Metrics(store: store), logger: logger,
             onServerRunning: { port in
                 var banner = "lagoon listening on http://\(host):\(port) (storage: \(storageRoot))\n"

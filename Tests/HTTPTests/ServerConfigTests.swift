@@ -69,11 +69,36 @@ import Foundation
         "[keys.a]\nsha256 = \"\(String(repeating: "a", count: 64))\"\nrole = \"root\"",   // unknown role
         "[keys.a.b]\nsha256 = \"\(String(repeating: "a", count: 64))\"",                  // dotted id
         "[other]\nx = 1",                                                               // not a key entry
+        "[keys.a]\nsha256 = \"\(String(repeating: "a", count: 64))\"\nrole = \"admin\"\nrole = \"reader\"",  // key twice
+        "[keys.a]\nsha256 = \"\(String(repeating: "a", count: 64))\"\n[keys.a]\nrole = \"reader\"",  // table twice
+        "[keys.a]\nsha256 = \"\(String(repeating: "a", count: 64))\"\n[keys.b]\nsha256 = \"\(String(repeating: "A", count: 64))\"",  // same key twice
+        "[keys.a]\nsha256 = \"\(String(repeating: "a", count: 64))\"\nrole = \"ad\\min\"",  // unknown escape
     ])
     func malformedFilesAreRejected(_ text: String) throws {
         let path = try Self.write(text)
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: ServerConfig.Invalid.self) { try APIKeys.load(path: path) }
+    }
+
+    @Test func generatedKeysAreRandomHexAndAuthenticate() throws {
+        let first = APIKeys.generateKey(), second = APIKeys.generateKey()
+        #expect(first != second)
+        #expect(first.hasPrefix("lagoon_"))
+        let hex = first.dropFirst("lagoon_".count)
+        #expect(hex.count == 2 * APIKeys.generatedKeyBytes)
+        #expect(hex.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        let path = try Self.write(APIKeys.entryText(id: "new-key", key: first, role: "writer"))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let keys = try APIKeys.load(path: path)
+        #expect(keys.authenticate(first)?.role == "writer")
+        #expect(keys.authenticate(second) == nil)
+    }
+
+    @Test func escapedValuesAreDecodedBeforeUse() throws {
+        // \u0061 is "a": the role decodes to "admin".
+        let path = try Self.write("[keys.a] # comment\nsha256 = \"\(APIKeys.hash("k"))\" # \"quoted\" comment\nrole = \"\\u0061dmin\"")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try APIKeys.load(path: path).entries.first?.role == "admin")
     }
 
     @Test func unknownSettingsAreReportedNotApplied() throws {
