@@ -6,39 +6,11 @@ import Planner
 import Store
 import Testing
 
-/// The group committer and the replica under load: one bad request never fails the others
-/// of its batch, the queue is bounded, concurrent cold reads share one WAL replay, and the
+/// The group committer and the replica under load: the committer itself rejects a config
+/// the manifest cannot hold (the batch case is `CommitProtocolTests.rejectedRequestInABatch`), the queue is bounded, concurrent cold reads share one WAL replay, and the
 /// replica recognises incarnations by id, not by creation time.
 @Suite("Group commit robustness")
 struct GroupCommitRobustnessTests {
-    /// A write declaring a full-text attribute whose `k1` is not finite: the decoder may or
-    /// may not catch it, the committer must (a manifest cannot hold it).
-    static let infiniteK1 = #"{"schema": {"title": {"type": "string", "full_text_search": {"k1": 1e400}}}, "upsert_rows": [{"id": 9999, "title": "x"}]}"#
-
-    @Test("a request whose config cannot be encoded fails alone (400); 40 concurrent valid writes all commit")
-    func unencodableConfigFailsAlone() async throws {
-        let store = MemoryStore()
-        let engine = Engine(store: store)
-        _ = try await engine.write("ns", body: try parseJSON(CommitProtocolTests.row(0)))
-        let results = await withTaskGroup(of: (Int, Result<WriteOutcome, any Error>).self) { group in
-            for i in 1...40 {
-                group.addTask { (i, await Result { try await engine.write("ns", body: try parseJSON(CommitProtocolTests.row(i))) }) }
-                if i % 10 == 0 {
-                    group.addTask { (-i, await Result { try await engine.write("ns", body: try parseJSON(Self.infiniteK1)) }) }
-                }
-            }
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-        for (i, result) in results {
-            switch (i > 0, result) {
-            case (true, .success): continue
-            case (false, .failure(let error as LagoonError)): #expect(error.code == .badRequest, "\(error)")
-            default: Issue.record("request \(i): \(result)")
-            }
-        }
-        #expect(try await liveDocumentsByID(Engine(store: store), "ns") == CommitProtocolTests.documents(0...40))
-    }
-
     /// Bypasses the decoder: the committer itself rejects an unencodable config.
     @Test("the committer rejects a pre-decoded request with a non-finite k1, naming the path")
     func committerChecksEncodability() async throws {
@@ -101,14 +73,18 @@ struct GroupCommitRobustnessTests {
         let walObjects = try await base.listAll(prefix: "ns/ns/wal/").count
         #expect(walObjects == 20)
 
-        let counted = WALGetCounter(base)
+        let counted = HookedStore(base)
+        let walGets = CommitCounter()
+        counted.hook { operation, key in
+            if operation == .get, key.contains("/wal/") { _ = walGets.next() }
+        }
         let reader = Engine(store: counted)
         let versions = try await withThrowingTaskGroup(of: UInt64.self) { group in
             for _ in 0..<16 { group.addTask { try await reader.snapshot("ns").manifest.version } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(Set(versions) == [20])
-        #expect(counted.walGets == walObjects, "\(counted.walGets) WAL GETs for \(walObjects) entries")
+        #expect(walGets.value == walObjects, "\(walGets.value) WAL GETs for \(walObjects) entries")
     }
 
     /// Two incarnations created in the same millisecond: the replica must not extend the
@@ -151,30 +127,3 @@ struct GroupCommitRobustnessTests {
     }
 }
 
-/// Counts GETs of WAL objects.
-final class WALGetCounter: ObjectStore {
-    let inner: HookedStore
-    private let counter = CommitCounter()
-    var walGets: Int { counter.value }
-
-    init(_ base: any ObjectStore) {
-        inner = HookedStore(base)
-        let counter = self.counter
-        inner.hook { operation, key in
-            if operation == .get, key.contains("/wal/") { _ = counter.next() }
-        }
-    }
-    func get(_ key: String) async throws -> StoredObject { try await inner.get(key) }
-    func getRange(_ key: String, offset: Int, length: Int) async throws -> Data {
-        try await inner.getRange(key, offset: offset, length: length)
-    }
-    func head(_ key: String) async throws -> ObjectInfo? { try await inner.head(key) }
-    func list(prefix: String, cursor: String?, limit: Int) async throws -> ListPage {
-        try await inner.list(prefix: prefix, cursor: cursor, limit: limit)
-    }
-    func delete(_ key: String) async throws { try await inner.delete(key) }
-    @discardableResult
-    func put(_ key: String, _ bytes: Data, condition: PutCondition) async throws -> String {
-        try await inner.put(key, bytes, condition: condition)
-    }
-}

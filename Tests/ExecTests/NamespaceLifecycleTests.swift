@@ -100,7 +100,7 @@ struct NamespaceLifecycleTests {
     @Test("random deletes among concurrent writers on two engines never brick the namespace", arguments: 0..<6)
     func deletesAmongWriters(_ seed: Int) async throws {
         let base = MemoryStore()
-        let jitter = JitterStore(base, seed: UInt64(seed))
+        let jitter = HookedStore.jittering(base, seed: UInt64(seed))
         let engines = [Engine(store: jitter), Engine(store: jitter)]
         let log = RaceLog()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -268,29 +268,22 @@ final class HookedStore: ObjectStore {
     }
 }
 
-/// A hooked store that yields a seeded random number of times before each call, so
-/// concurrent writers, readers and deleters interleave differently per seed.
-final class JitterStore: ObjectStore {
-    let inner: HookedStore
-    init(_ base: any ObjectStore, seed: UInt64) {
-        inner = HookedStore(base)
-        let random = Mutex(SeededRandom(seed: seed))
-        inner.hook { _, _ in
-            let yields = random.withLock { Int($0.next() % 4) }
+extension HookedStore {
+    /// A store that yields a seeded random number of times before each call, so concurrent
+    /// writers, readers and deleters interleave differently per seed.
+    static func jittering(_ base: any ObjectStore, seed: UInt64) -> HookedStore {
+        let store = HookedStore(base)
+        let random = RandomSource(seed: seed)
+        store.hook { _, _ in
+            let yields = random.state.withLock { Int($0.next() % 4) }
             for _ in 0..<yields { await Task.yield() }
         }
+        return store
     }
-    func get(_ key: String) async throws -> StoredObject { try await inner.get(key) }
-    func getRange(_ key: String, offset: Int, length: Int) async throws -> Data {
-        try await inner.getRange(key, offset: offset, length: length)
-    }
-    func head(_ key: String) async throws -> ObjectInfo? { try await inner.head(key) }
-    func list(prefix: String, cursor: String?, limit: Int) async throws -> ListPage {
-        try await inner.list(prefix: prefix, cursor: cursor, limit: limit)
-    }
-    func delete(_ key: String) async throws { try await inner.delete(key) }
-    @discardableResult
-    func put(_ key: String, _ bytes: Data, condition: PutCondition) async throws -> String {
-        try await inner.put(key, bytes, condition: condition)
-    }
+}
+
+/// A seeded generator shared by tasks.
+final class RandomSource: Sendable {
+    let state: Mutex<SeededRandom>
+    init(seed: UInt64) { state = Mutex(SeededRandom(seed: seed)) }
 }

@@ -298,6 +298,23 @@ struct ManifestStoreTests {
         }
     }
 
+    // MARK: Incarnation
+
+    @Test("incarnation is written when set, omitted when absent, and survives a commit and read")
+    func incarnationRoundTrip() async throws {
+        let manifests = ManifestStore(store: MemoryStore())
+        let old = Self.manifest(version: 1)
+        #expect(!String(decoding: try ManifestCodec.encode(old), as: UTF8.self).contains("incarnation"))
+        var next = Self.manifest(version: 2)
+        next.incarnation = Manifest.newIncarnation()
+        #expect(try await manifests.commit(old) == .committed)
+        #expect(try await manifests.commit(next) == .committed)
+        #expect(try await manifests.read("ns", version: 1)?.incarnation == nil)
+        #expect(try await manifests.read("ns", version: 2)?.incarnation == next.incarnation)
+        let tombstone = next.tombstone(atMillis: 5, commitToken: "t")
+        #expect(tombstone.incarnation == next.incarnation && tombstone.isSameIncarnation(as: next))
+    }
+
     // MARK: Catalog
 
     @Test("listNamespaces pages through the catalog in name order, filtered by prefix", arguments: backends)
