@@ -15,6 +15,9 @@ public struct EngineOptions: Sendable {
     public var prefix = ""
     /// Flush and compaction thresholds (used by `indexNow` and the background indexer).
     public var indexer = IndexerOptions()
+    /// Bytes of write requests one namespace's group-commit queue may hold (queued plus in
+    /// flight); beyond it writes answer 503 (`unavailable`, retryable).
+    public var maxQueuedWriteBytes = 256 * 1024 * 1024
 
     public init() {}
 }
@@ -49,7 +52,8 @@ public final class Engine: Sendable {
         let replica = replica(namespace)
         return committers.withLock { all in
             if let existing = all[namespace] { return existing }
-            let created = GroupCommitter(namespace: namespace, manifests: manifests, replica: replica, maxAttempts: options.maxCommitAttempts)
+            let created = GroupCommitter(namespace: namespace, manifests: manifests, replica: replica, maxAttempts: options.maxCommitAttempts,
+                                         maxQueuedBytes: options.maxQueuedWriteBytes)
             all[namespace] = created
             return created
         }
@@ -144,14 +148,18 @@ public final class Engine: Sendable {
             throw LagoonError(.notFound, "namespace \(source) was deleted while branching from it")
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let manifest = Manifest(
+        var manifest = Manifest(
             namespace: namespace, version: previousVersion + 1, createdAtMillis: now, updatedAtMillis: now, config: parent.config,
             wal: parent.wal, nextSeq: parent.nextSeq, indexedThroughSeq: parent.indexedThroughSeq,
             rowCount: parent.rowCount, logicalBytes: parent.logicalBytes, commitToken: UUID().uuidString.lowercased())
+        manifest.incarnation = Manifest.newIncarnation()
+        // Segments are shared by key like WAL entries: the branch is O(1) whatever its size.
+        manifest.segments = parent.segments
         try await manifests.registerNamespace(namespace)
         guard try await manifests.commit(manifest) == .committed else {
             throw LagoonError(.conflict, "namespace \(namespace) was created concurrently")
         }
+        try await manifests.registerNamespace(namespace)  // see ManifestStore.unregisterNamespace
         await manifests.advanceHint(namespace, to: manifest.version)
         await replica(namespace).reset()
         return WriteOutcome()
@@ -172,7 +180,8 @@ public final class Engine: Sendable {
         // The committer uses it only while the destination is still empty; if it was
         // created meanwhile, the empty body is re-decoded and rejected.
         let request = WriteRequest(config: snapshot.manifest.config, upserts: documents)
-        var outcome = try await committer(namespace).submit(.null, predecoded: (config: NamespaceConfig(), request: request))
+        var outcome = try await committer(namespace).submit(.null, predecoded: (config: NamespaceConfig(), request: request),
+                                                            bytes: snapshot.manifest.logicalBytes)
         outcome.upserted = []
         return outcome
     }
@@ -364,7 +373,7 @@ public final class Engine: Sendable {
         while let current = manifest, versions.count < limit {
             let previous = current.version > 1 ? try await manifests.read(namespace, version: current.version - 1) : nil
             // A tombstone or another creation time marks an earlier incarnation of the name.
-            let samePredecessor = previous.map { !$0.isDeleted && $0.createdAtMillis == current.createdAtMillis } ?? false
+            let samePredecessor = previous.map { !$0.isDeleted && $0.isSameIncarnation(as: current) } ?? false
             let change: String
             if let entry = current.wal.last, entry.seq != (samePredecessor ? previous?.wal.last?.seq : nil) {
                 change = "wal entry \(entry.seq): \(entry.events) events"
@@ -394,9 +403,18 @@ public final class Engine: Sendable {
 
     /// Deletes a namespace by committing a tombstone version (so a delete races writers
     /// through the same create-only step), then removes the data it leaves behind.
+    ///
+    /// Only manifests are read, never the WAL: a namespace whose data is damaged (a missing
+    /// WAL object) can still be deleted. A name that is not live answers 404, after finishing
+    /// whatever an earlier delete or an interrupted create left behind (a ghost catalog
+    /// marker, WAL objects of the last deleted incarnation).
     public func deleteNamespace(_ namespace: String) async throws {
+        try Self.checkName(namespace)
         for _ in 0..<options.maxCommitAttempts {
-            let live = try await snapshot(namespace).manifest
+            guard let live = try await manifests.latest(namespace), !live.isDeleted else {
+                try await finishInterruptedCleanup(namespace)
+                throw LagoonError(.notFound, "namespace \(namespace) not found")
+            }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let tombstone = live.tombstone(atMillis: now, commitToken: UUID().uuidString.lowercased())
             guard try await manifests.commit(tombstone) == .committed else { continue }
@@ -406,6 +424,19 @@ public final class Engine: Sendable {
             return
         }
         throw LagoonError(.conflict, "deleting \(namespace) lost \(options.maxCommitAttempts) commit races to concurrent writers; retry")
+    }
+
+    /// Cleanup for a name that is not live: removes a ghost catalog marker and, when the
+    /// newest version is a tombstone, repeats its (idempotent) cleanup.
+    func finishInterruptedCleanup(_ namespace: String) async throws {
+        let newest = try await manifests.latest(namespace)
+        if let tombstone = newest, tombstone.isDeleted, tombstone.version > 1 {
+            let lastLive = try? await manifests.read(namespace, version: tombstone.version - 1)
+            try await manifests.removeObjects(ofDeleted: namespace, tombstone: tombstone,
+                                              lastLive: lastLive?.isDeleted == false ? lastLive : nil)
+        } else {
+            try await manifests.unregisterNamespace(namespace)
+        }
     }
 
     /// Loads the namespace's state so the next queries find it in memory.

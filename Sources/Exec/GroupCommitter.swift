@@ -13,9 +13,16 @@ import Synchronization
 /// create the next manifest version. A lost race retries from the top (conditions and
 /// filters may resolve differently now); after `maxAttempts` the requests get 409.
 /// A request is acknowledged only after its manifest version is durable.
+///
+/// The queue is bounded by bytes (`maxQueuedBytes`, requests waiting plus the batch in
+/// flight): a request that would exceed it is refused with `unavailable` (503, retryable)
+/// instead of waiting, so a namespace flooded with writes cannot hold unbounded memory. A
+/// request is always admitted into an empty queue, however large.
 actor GroupCommitter {
     private struct Pending {
         let body: JSONValue
+        /// Approximate size of the request, counted against `maxQueuedBytes`.
+        let bytes: Int
         /// The request decoded outside the actor against `configHint`; reused when the
         /// namespace config is still that one, so decoding runs in parallel with commits.
         let predecoded: (config: NamespaceConfig, request: WriteRequest)?
@@ -31,19 +38,31 @@ actor GroupCommitter {
     let manifests: ManifestStore
     let replica: NamespaceReplica
     let maxAttempts: Int
+    let maxQueuedBytes: Int
     private var queue: [Pending] = []
+    /// Bytes of the requests queued or in the batch being committed.
+    private var queuedBytes = 0
+    var queuedByteCount: Int { queuedBytes }
     private var draining = false
 
-    init(namespace: String, manifests: ManifestStore, replica: NamespaceReplica, maxAttempts: Int) {
+    init(namespace: String, manifests: ManifestStore, replica: NamespaceReplica, maxAttempts: Int, maxQueuedBytes: Int = .max) {
         self.namespace = namespace
         self.manifests = manifests
         self.replica = replica
         self.maxAttempts = maxAttempts
+        self.maxQueuedBytes = maxQueuedBytes
     }
 
-    func submit(_ body: JSONValue, predecoded: (config: NamespaceConfig, request: WriteRequest)? = nil) async throws -> WriteOutcome {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.append(Pending(body: body, predecoded: predecoded, continuation: continuation))
+    /// Queues a write and returns its outcome once committed. `bytes` is the request's
+    /// approximate size (`estimatedBytes(of:)` of the body when not given).
+    func submit(_ body: JSONValue, predecoded: (config: NamespaceConfig, request: WriteRequest)? = nil, bytes: Int? = nil) async throws -> WriteOutcome {
+        let bytes = bytes ?? Self.estimatedBytes(of: body)
+        guard queuedBytes == 0 || queuedBytes + bytes <= maxQueuedBytes else {
+            throw LagoonError(.unavailable, "the write queue of namespace \(namespace) is full (\(queuedBytes) bytes queued, limit \(maxQueuedBytes)); retry later")
+        }
+        queuedBytes += bytes
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.append(Pending(body: body, bytes: bytes, predecoded: predecoded, continuation: continuation))
             if !draining {
                 draining = true
                 Task { await self.drain() }
@@ -56,6 +75,7 @@ actor GroupCommitter {
             let batch = queue
             queue = []
             await commit(batch)
+            queuedBytes -= batch.reduce(0) { $0 + $1.bytes }
         }
         draining = false
     }
@@ -80,6 +100,9 @@ actor GroupCommitter {
                 }
                 switch try await commitRetryingUnavailable(next) {
                 case .committed:
+                    // Again after the commit: a concurrent delete of the previous incarnation
+                    // may have removed the marker put above (ManifestStore.unregisterNamespace).
+                    if attempt.createsNamespace { try await manifests.registerNamespace(namespace) }
                     lastConfig.withLock { $0 = next.config }
                     await manifests.advanceHint(namespace, to: next.version)
                     await replica.applyCommitted(next, entry: attempt.entry)
@@ -145,7 +168,12 @@ actor GroupCommitter {
                 } else {
                     request = try WriteRequestDecoder.decode(pending.body, config: resolver.config)
                 }
-                if request.config != resolver.config || request.changesConfig { configChanged = true }
+                if request.config != resolver.config || request.changesConfig {
+                    // The config goes into the manifest: a value the manifest cannot encode
+                    // must reject this request alone, not fail the whole batch at commit.
+                    try Self.checkEncodable(request.config)
+                    configChanged = true
+                }
                 if !segmentsLoaded, WriteResolver.readsDocuments(request) {
                     try await view.load(.everything, store: manifests.store)
                     segmentsLoaded = true
@@ -167,6 +195,8 @@ actor GroupCommitter {
             indexedThroughSeq: base?.indexedThroughSeq ?? 0, rowCount: (base?.rowCount ?? 0) + resolver.liveDelta,
             logicalBytes: (base?.logicalBytes ?? 0) + resolver.bytesDelta, commitToken: token)
         manifest.segments = base?.segments
+        // A new incarnation gets a fresh id; an existing one keeps its id (or its lack of one).
+        manifest.incarnation = base == nil ? Manifest.newIncarnation() : base?.incarnation
         if !resolver.events.isEmpty {
             let entry = WALEntry(seq: seq, createdAtMillis: now, writerToken: token, events: resolver.events)
             let key = manifests.layout(namespace).walKey(seq: seq, token: token)
@@ -178,5 +208,30 @@ actor GroupCommitter {
         }
         attempt.manifest = manifest
         return attempt
+    }
+
+    /// Throws a 400 naming the JSON path when the config cannot be encoded into a manifest
+    /// (for example a non-finite `k1` that slipped through validation).
+    static func checkEncodable(_ config: NamespaceConfig) throws {
+        do {
+            _ = try JSONEncoder().encode(config)
+        } catch let EncodingError.invalidValue(value, context) {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            throw LagoonError.invalid(path, "value \(value) cannot be stored (\(context.debugDescription))")
+        }
+    }
+
+    /// Approximate in-memory size of a parsed write body: text bytes of strings and keys,
+    /// 8 per number, plus a small per-value overhead.
+    static func estimatedBytes(of value: JSONValue) -> Int {
+        switch value {
+        case .null, .bool: return 8
+        case .int, .uint, .double: return 16
+        case .string(let text): return 16 + text.utf8.count
+        case .array(let items): return items.reduce(16) { $0 + estimatedBytes(of: $1) }
+        case .object(let object):
+            return object.pairs.reduce(16) { $0 + 16 + $1.key.utf8.count + estimatedBytes(of: $1.value) }
+        }
     }
 }

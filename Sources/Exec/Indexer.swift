@@ -103,7 +103,7 @@ struct Indexer {
         for attempt in 0..<maxAttempts {
             if attempt > 0 {
                 guard let latest = try await manifests.latest(base.namespace, atLeast: newest.version) else { return (.superseded, nil) }
-                guard !latest.isDeleted, latest.createdAtMillis == base.createdAtMillis,
+                guard !latest.isDeleted, latest.isSameIncarnation(as: base),
                       latest.segmentList == base.segmentList, latest.indexedThroughSeq == base.indexedThroughSeq else {
                     return (.superseded, nil)
                 }

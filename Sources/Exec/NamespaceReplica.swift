@@ -34,7 +34,7 @@ actor NamespaceReplica {
         if !strong, let refreshedAt, ContinuousClock.now - refreshedAt < pollInterval {
             return (current, 0)
         }
-        let loaded = try await refresh()
+        let loaded = try await sharedRefresh()
         return (current, loaded)
     }
 
@@ -45,23 +45,81 @@ actor NamespaceReplica {
         return try await build(manifest, from: nil).snapshot
     }
 
-    /// Moves to the newest version; returns the number of WAL entries read from the store.
-    @discardableResult
-    private func refresh() async throws -> Int {
-        let known = current?.manifest.version ?? 0
-        let newest = try await manifests.newestVersion(namespace, atLeast: known)
-        refreshedAt = .now
-        guard newest != known else { return 0 }
-        guard let manifest = try await manifests.read(namespace, version: newest) else {
-            current = nil
-            return 0
+    // MARK: Single-flight refresh
+
+    /// The refresh in progress, and the one queued to start when it ends. Concurrent callers
+    /// share refreshes instead of each replaying the WAL: a caller joins the queued one, never
+    /// the running one, which may have read the newest version number before the caller
+    /// arrived (a strong read must see every version committed before it started).
+    private var running: Task<Int, any Error>?
+    private var queued: Task<Int, any Error>?
+
+    /// Runs (or joins) a refresh that starts after this call; returns its loaded-entry count.
+    private func sharedRefresh() async throws -> Int {
+        if let queued { return try await queued.value }
+        guard let previous = running else {
+            let task = Task { try await self.runRefresh(promoted: false) }
+            running = task
+            return try await task.value
         }
-        let (built, loaded) = try await build(manifest, from: current)
-        // The actor is re-entrant across the awaits above: a concurrent refresh or commit
-        // may have installed a newer version meanwhile; never go backwards.
-        if let installed = current, installed.manifest.version >= built.manifest.version { return loaded }
-        current = built
-        return loaded
+        let task = Task {
+            _ = try? await previous.value
+            return try await self.runRefresh(promoted: true)
+        }
+        queued = task
+        return try await task.value
+    }
+
+    private func runRefresh(promoted: Bool) async throws -> Int {
+        if promoted {
+            running = queued
+            queued = nil
+        }
+        defer { running = nil }
+        return try await refresh()
+    }
+
+    /// How often a refresh looks again after a WAL object vanished under it.
+    static let vanishedRetries = 8
+
+    /// Moves to the newest version; returns the number of WAL entries read from the store.
+    ///
+    /// A WAL object that is missing while replaying means a delete committed a tombstone and
+    /// removed it meanwhile (cleanup only ever follows a tombstone): look again from the
+    /// newer version, which reads as absent or as a new incarnation. Missing with nothing
+    /// newer, the namespace is damaged; that is an error naming the object.
+    private func refresh() async throws -> Int {
+        let started = ContinuousClock.now
+        var atLeast = current?.manifest.version ?? 0
+        for _ in 0...Self.vanishedRetries {
+            let newest = try await manifests.newestVersion(namespace, atLeast: atLeast)
+            if let installed = current, installed.manifest.version >= newest {
+                refreshedAt = started
+                return 0
+            }
+            guard newest > 0, let manifest = try await manifests.read(namespace, version: newest) else {
+                current = nil
+                refreshedAt = started
+                return 0
+            }
+            do {
+                let (built, loaded) = try await build(manifest, from: current)
+                // The actor is re-entrant across the awaits above: a commit may have
+                // installed a newer version meanwhile; never go backwards.
+                if current.map({ $0.manifest.version < built.manifest.version }) ?? true { current = built }
+                refreshedAt = started
+                return loaded
+            } catch let error as StoreError where error.code == .notFound {
+                let after = try await manifests.newestVersion(namespace, atLeast: newest)
+                guard after > newest else {
+                    throw StoreError(.io, key: error.key,
+                                     "namespace \(namespace) version \(newest) references a WAL object that does not exist; delete the namespace or restore the object")
+                }
+                atLeast = after
+            }
+        }
+        throw StoreError(.unavailable, key: manifests.layout(namespace).manifestPrefix,
+                         "namespace \(namespace) kept changing under a refresh (deleted and re-created repeatedly); retry")
     }
 
     /// Applies a commit this node just made, without re-reading anything.
@@ -113,7 +171,7 @@ actor NamespaceReplica {
         }
         var view: NamespaceView
         if let base, base.manifest.version < manifest.version, !base.manifest.isDeleted,
-           manifest.createdAtMillis == base.manifest.createdAtMillis,
+           manifest.isSameIncarnation(as: base.manifest),
            manifest.segments == base.manifest.segments, manifest.indexedThroughSeq == base.manifest.indexedThroughSeq {
             view = base.view
         } else {

@@ -75,8 +75,24 @@ public struct Manifest: Sendable, Codable, Equatable {
     /// True on the tombstone that a namespace delete commits: the namespace reads as absent,
     /// and a later write re-creates it at the next version. Absent (nil) on every other version.
     public var deleted: Bool?
+    /// Random id of this incarnation of the name, fixed when it is created (first write,
+    /// branch) and copied into every later version, the tombstone included. Optional: manifests
+    /// written before it existed lack it (see `isSameIncarnation`).
+    public var incarnation: String?
 
     public var isDeleted: Bool { deleted == true }
+
+    /// Whether both versions belong to one incarnation of the name, so the later one extends
+    /// the earlier one's log. Versions without an incarnation id (older manifests) fall back
+    /// to the creation time; an id is never added to an existing incarnation, so a version
+    /// with one and a version without one are different incarnations.
+    public func isSameIncarnation(as other: Manifest) -> Bool {
+        if incarnation != nil || other.incarnation != nil { return incarnation == other.incarnation }
+        return createdAtMillis == other.createdAtMillis
+    }
+
+    /// A fresh incarnation id (lower-case UUID v4).
+    public static func newIncarnation() -> String { UUID().uuidString.lowercased() }
 
     public init(namespace: String, version: UInt64, createdAtMillis: Int64, updatedAtMillis: Int64,
                 config: NamespaceConfig, wal: [WALReference], nextSeq: UInt64, indexedThroughSeq: UInt64,
@@ -103,7 +119,7 @@ public struct Manifest: Sendable, Codable, Equatable {
         case rowCount = "row_count"
         case logicalBytes = "logical_bytes"
         case commitToken = "commit_token"
-        case deleted, segments
+        case deleted, segments, incarnation
     }
 
     public var segmentList: [SegmentReference] { segments ?? [] }
@@ -115,6 +131,7 @@ public struct Manifest: Sendable, Codable, Equatable {
             config: NamespaceConfig(), wal: [], nextSeq: nextSeq, indexedThroughSeq: 0, rowCount: 0, logicalBytes: 0,
             commitToken: commitToken)
         next.deleted = true
+        next.incarnation = incarnation
         return next
     }
 

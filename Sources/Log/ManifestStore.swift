@@ -134,7 +134,10 @@ public struct ManifestStore: Sendable {
         }
     }
 
-    /// Registers the namespace in the catalog (idempotent).
+    /// Registers the namespace in the catalog (idempotent). Writers call it before the
+    /// first commit of an incarnation (so a crash after the commit cannot leave a live
+    /// namespace unlisted) and again after it (so a concurrent delete's cleanup of the
+    /// previous incarnation cannot remove the marker of this one, see `unregister`).
     public func registerNamespace(_ namespace: String) async throws {
         do {
             try await store.put(layout(namespace).catalogKey, Data(), condition: .ifAbsent)
@@ -143,28 +146,103 @@ public struct ManifestStore: Sendable {
         }
     }
 
-    /// Namespace names in the catalog, in name order, after `cursor`, with the prefix.
-    public func listNamespaces(namePrefix: String, cursor: String?, limit: Int) async throws -> (names: [String], next: String?) {
-        let catalog = NamespaceLayout.catalogPrefix(prefix)
-        let page = try await store.list(prefix: catalog + namePrefix, cursor: cursor.map { catalog + $0 }, limit: limit)
-        let names = page.objects.map { String($0.key.dropFirst(catalog.count)) }
-        return (names, page.nextCursor.map { String($0.dropFirst(catalog.count)) })
+    /// Removes the catalog marker of a namespace that is not live, then looks again: if a
+    /// writer created a new incarnation meanwhile, puts the marker back. Together with the
+    /// writer's registration after its commit this leaves every live namespace listed: either
+    /// this look sees the new version, or that version's post-commit registration comes after
+    /// the removal.
+    public func unregisterNamespace(_ namespace: String) async throws {
+        try await store.delete(layout(namespace).catalogKey)
+        if let newest = try await latest(namespace), !newest.isDeleted {
+            try await registerNamespace(namespace)
+        }
     }
 
-    /// Removes what a deleted namespace leaves behind, after its tombstone (`deleted`
-    /// manifest) has committed: the catalog marker and its WAL objects. Manifest versions
-    /// all stay (they are small): a version that disappeared could be created again by a node
-    /// holding a stale cache, resurrecting references to deleted objects. Keeping them also
-    /// keeps version numbers increasing when the name is reused, and a crash mid-cleanup
-    /// leaves only garbage. WAL objects a branch still references (a `refs/{namespace}/`
-    /// marker exists) stay until no branch needs them; `repair` collects garbage later.
+    /// Live namespace names in the catalog, in name order, after `cursor`, with the prefix.
+    ///
+    /// A marker alone does not make a namespace: a crash between the marker and the first
+    /// commit, or between a delete's tombstone and its cleanup, leaves a marker without a
+    /// live version (a ghost). Each listed name is checked (newest version exists and is not
+    /// a tombstone); ghosts are skipped and further pages read until `limit` names are found.
+    public func listNamespaces(namePrefix: String, cursor: String?, limit: Int) async throws -> (names: [String], next: String?) {
+        let catalog = NamespaceLayout.catalogPrefix(prefix)
+        var names: [String] = []
+        var storeCursor = cursor.map { catalog + $0 }
+        while names.count < limit {
+            let page = try await store.list(prefix: catalog + namePrefix, cursor: storeCursor, limit: limit)
+            let candidates = page.objects.map { String($0.key.dropFirst(catalog.count)) }
+            let live = try await liveNames(candidates)
+            for name in candidates where live.contains(name) {
+                names.append(name)
+                if names.count == limit {
+                    // More may follow this name (on this page or a later one).
+                    let more = name != candidates.last || page.nextCursor != nil
+                    return (names, more ? name : nil)
+                }
+            }
+            guard let next = page.nextCursor else { break }
+            storeCursor = next
+        }
+        return (names, nil)
+    }
+
+    /// The names among `candidates` whose newest version is live, checked concurrently.
+    /// A name whose newest manifest cannot be decoded counts as live: it exists (and can be
+    /// deleted), it is just damaged.
+    private func liveNames(_ candidates: [String]) async throws -> Set<String> {
+        try await withThrowingTaskGroup(of: String?.self) { group in
+            var live = Set<String>()
+            var started = 0
+            func start() {
+                guard started < candidates.count else { return }
+                let name = candidates[started]
+                started += 1
+                group.addTask {
+                    do {
+                        guard let newest = try await latest(name) else { return nil }
+                        return newest.isDeleted ? nil : name
+                    } catch is FormatError {
+                        return name
+                    }
+                }
+            }
+            for _ in 0..<16 { start() }
+            while let result = try await group.next() {
+                if let result { live.insert(result) }
+                start()
+            }
+            return live
+        }
+    }
+
+    /// Removes what a deleted incarnation leaves behind, after its tombstone (`deleted`
+    /// manifest) has committed: the catalog marker, the WAL objects its last live version
+    /// references, and its markers in other namespaces' `refs/`. Idempotent: running it again
+    /// (a repeated DELETE) completes an interrupted cleanup.
+    ///
+    /// Only objects `lastLive` references are removed, never everything under `wal/`: a writer
+    /// that pinned the tombstone re-creates the namespace and writes its entry under the same
+    /// folder before committing, and that entry must survive. No version after the tombstone
+    /// references an object of `lastLive` (a new incarnation starts with an empty log) except
+    /// through a branch, and a branch leaves a `refs/{namespace}/` marker, in which case all
+    /// objects stay. Orphans of lost races stay for `repair`. Manifest versions all stay: a
+    /// version that disappeared could be created again by a node holding a stale cache.
     public func removeObjects(ofDeleted namespace: String, tombstone: Manifest, lastLive manifest: Manifest?) async throws {
         precondition(tombstone.isDeleted, "only a committed tombstone allows cleanup")
         let l = layout(namespace)
-        try await store.delete(l.catalogKey)
+        try await unregisterNamespace(namespace)
         let sharedWithBranches = !(try await store.list(prefix: l.branchReferencePrefix, cursor: nil, limit: 1).objects.isEmpty)
         if !sharedWithBranches {
-            for object in try await store.listAll(prefix: l.walPrefix) { try await store.delete(object.key) }
+            for reference in manifest?.wal ?? [] where reference.key.hasPrefix(l.walPrefix) {
+                try await store.delete(reference.key)
+            }
+            // Segments and deletion vectors of the last live version (uniquely named, so no
+            // later incarnation can reference them). Older ones are garbage for `repair`.
+            for segment in manifest?.segmentList ?? [] {
+                for key in [segment.key] + (segment.deletes.map { [$0] } ?? []) where key.hasPrefix(l.root) {
+                    try await store.delete(key)
+                }
+            }
         }
         for owner in owners(of: manifest) where owner != namespace {
             try await store.delete(layout(owner).branchReferenceKey(namespace))
@@ -174,9 +252,10 @@ public struct ManifestStore: Sendable {
     /// The namespaces whose WAL objects a manifest references.
     public func owners(of manifest: Manifest?) -> Set<String> {
         let root = "\(prefix)ns/"
-        return Set((manifest?.wal ?? []).compactMap { reference in
-            guard reference.key.hasPrefix(root) else { return nil }
-            return reference.key.dropFirst(root.count).split(separator: "/").first.map(String.init)
+        let keys = (manifest?.wal.map(\.key) ?? []) + (manifest?.segmentList.flatMap { [$0.key] + ($0.deletes.map { [$0] } ?? []) } ?? [])
+        return Set(keys.compactMap { key in
+            guard key.hasPrefix(root) else { return nil }
+            return key.dropFirst(root.count).split(separator: "/").first.map(String.init)
         })
     }
 

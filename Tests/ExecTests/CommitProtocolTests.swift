@@ -106,16 +106,22 @@ struct CommitProtocolTests {
         #expect(try await liveDocumentsByID(Engine(store: base), "ns") == Self.documents(Array(0..<40) + [1000]))
     }
 
-    @Test("a rejected request in a group commit fails alone; the rest of the batch commits")
-    func rejectedRequestInABatch() async throws {
+    /// Bad requests for a batch: one the decoder rejects, and one whose config the manifest
+    /// encoder cannot hold (a non-finite `k1`), which must fail alone too, not the batch.
+    static let badBatchRequests: [String] = [
+        #"{"upsert_rows": [{"id": 1, "n": "not a number"}]}"#,
+        #"{"schema": {"title": {"type": "string", "full_text_search": {"k1": 1e400}}}, "upsert_rows": [{"id": 1, "title": "x"}]}"#,
+    ]
+
+    @Test("a rejected request in a group commit fails alone; the rest of the batch commits", arguments: badBatchRequests)
+    func rejectedRequestInABatch(_ bad: String) async throws {
         let store = MemoryStore()
         let engine = Engine(store: store)
         _ = try await engine.write("ns", body: try parseJSON(Self.row(1000)))
         let results = await withTaskGroup(of: (Int, Result<WriteOutcome, any Error>).self) { group in
             for i in 0..<30 {
                 group.addTask {
-                    // Every third request is invalid: n is an int in this namespace.
-                    let body = i % 3 == 0 ? #"{"upsert_rows": [{"id": \#(i), "n": "not a number"}]}"# : Self.row(i)
+                    let body = i % 3 == 0 ? bad : Self.row(i)  // every third request is invalid
                     return (i, await Result(awaiting: { try await engine.write("ns", body: try parseJSON(body)) }))
                 }
             }

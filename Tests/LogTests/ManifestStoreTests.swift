@@ -19,6 +19,12 @@ struct ManifestStoreTests {
                  rowCount: Int(version), logicalBytes: 0, commitToken: token ?? "token-\(version)")
     }
 
+    /// Registers a namespace and commits its first version (listings show only live ones).
+    static func createLive(_ manifests: ManifestStore, _ namespace: String) async throws {
+        try await manifests.registerNamespace(namespace)
+        #expect(try await manifests.commit(manifest(namespace, version: 1)) == .committed)
+    }
+
     static func currentHint(_ store: any ObjectStore, _ namespace: String = "ns", prefix: String = "") async throws -> String? {
         let key = NamespaceLayout(prefix: prefix, namespace: namespace).currentKey
         guard try await store.head(key) != nil else { return nil }
@@ -292,6 +298,23 @@ struct ManifestStoreTests {
         }
     }
 
+    // MARK: Incarnation
+
+    @Test("incarnation is written when set, omitted when absent, and survives a commit and read")
+    func incarnationRoundTrip() async throws {
+        let manifests = ManifestStore(store: MemoryStore())
+        let old = Self.manifest(version: 1)
+        #expect(!String(decoding: try ManifestCodec.encode(old), as: UTF8.self).contains("incarnation"))
+        var next = Self.manifest(version: 2)
+        next.incarnation = Manifest.newIncarnation()
+        #expect(try await manifests.commit(old) == .committed)
+        #expect(try await manifests.commit(next) == .committed)
+        #expect(try await manifests.read("ns", version: 1)?.incarnation == nil)
+        #expect(try await manifests.read("ns", version: 2)?.incarnation == next.incarnation)
+        let tombstone = next.tombstone(atMillis: 5, commitToken: "t")
+        #expect(tombstone.incarnation == next.incarnation && tombstone.isSameIncarnation(as: next))
+    }
+
     // MARK: Catalog
 
     @Test("listNamespaces pages through the catalog in name order, filtered by prefix", arguments: backends)
@@ -300,7 +323,7 @@ struct ManifestStoreTests {
             let manifests = ManifestStore(store: store)
             let alpha = (0..<15).map { String(format: "alpha-%02d", $0) }
             let others = ["alpha", "alphabet", "beta-1", "beta-2", "Zeta", "alpha.x", "alpha_y"]
-            for name in (alpha + others).shuffled() { try await manifests.registerNamespace(name) }
+            for name in (alpha + others).shuffled() { try await Self.createLive(manifests, name) }
             try await manifests.registerNamespace("alpha-03")  // idempotent
 
             func all(prefix: String, limit: Int) async throws -> ([String], pages: Int) {
@@ -344,7 +367,7 @@ struct ManifestStoreTests {
         let store = VanishingPageStore(base)
         let manifests = ManifestStore(store: store)
         let names = (0..<6).map { "ns-\($0)" }
-        for name in names { try await manifests.registerNamespace(name) }
+        for name in names { try await Self.createLive(manifests, name) }
         // The first page's namespaces are deleted while it is being listed: the store returns
         // an empty page whose cursor still says more may follow (Specs/protocol/object-store.md).
         store.vanishNextPage()
