@@ -172,7 +172,8 @@ public final class S3Store: ObjectStore {
         if configuration.region != "us-east-1" {
             body = Data("<CreateBucketConfiguration><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>".utf8)
         }
-        let request = S3HTTPRequest(method: "PUT", url: configuration.bucketURL, body: body)
+        let request = S3HTTPRequest(
+            method: "PUT", url: configuration.bucketURL, headers: [("Content-Type", "application/xml")], body: body ?? Data())
         let response = try await send(request, key: "", retryConflicts: false).response
         let code = S3ErrorBody(Array(response.body)).code
         guard response.status == 200 || code == "BucketAlreadyOwnedByYou" else {

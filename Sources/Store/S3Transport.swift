@@ -36,6 +36,10 @@ struct S3TransportError: Error, Sendable, CustomStringConvertible {
 /// block their thread; `S3Store` runs them off the cooperative pool.
 final class S3Transport: Sendable {
     let region: String
+    /// The SigV4 service name: "s3" (other values only for AWS's generic test vectors).
+    let service: String
+    /// Adds `x-amz-content-sha256` and `x-amz-security-token`; off only for test vectors.
+    let addsS3Headers: Bool
     let credentials: S3Credentials
     let connectTimeoutMilliseconds: Int
     let stallSeconds: Int
@@ -44,9 +48,14 @@ final class S3Transport: Sendable {
     let connectTo: [String]
     private let idle = Mutex<[CurlHandle]>([])
 
-    init(region: String, credentials: S3Credentials, connectTimeout: Duration, stallTimeout: Duration, connectTo: [String] = []) {
+    init(
+        region: String, credentials: S3Credentials, connectTimeout: Duration, stallTimeout: Duration,
+        connectTo: [String] = [], service: String = "s3", addsS3Headers: Bool = true
+    ) {
         Self.globalInit
         self.region = region
+        self.service = service
+        self.addsS3Headers = addsS3Headers
         self.credentials = credentials
         connectTimeoutMilliseconds = Int(connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000)
         stallSeconds = max(1, Int(stallTimeout.components.seconds))
@@ -100,12 +109,14 @@ final class CurlHandle: @unchecked Sendable {
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(headerList) }
         var headers = request.headers
-        headers.append(("x-amz-content-sha256", S3Transport.sha256Hex(body)))
-        if let token = transport.credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
-        headers.append(("Expect", ""))  // no 100-continue round trip before bodies
+        if transport.addsS3Headers {
+            headers.append(("x-amz-content-sha256", S3Transport.sha256Hex(body)))
+            if let token = transport.credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
+        }
+        // Every header given here is signed (libcurl 7.88 signs all of them), so none may
+        // be a removal ("Name:"): it would be signed but not sent.
         for (name, value) in headers {
-            // "Name:" with nothing after it removes a header libcurl would add.
-            headerList = curl_slist_append(headerList, value.isEmpty ? "\(name):" : "\(name): \(value)")
+            headerList = curl_slist_append(headerList, "\(name): \(value)")
         }
         var connectTo: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(connectTo) }
@@ -114,7 +125,7 @@ final class CurlHandle: @unchecked Sendable {
         let code: CURLcode = body.withUnsafeBytes { raw in
             errorBuffer.withUnsafeMutableBufferPointer { errors in
                 setString(CURLOPT_URL, request.url)
-                setString(CURLOPT_AWS_SIGV4, "aws:amz:\(transport.region):s3")
+                setString(CURLOPT_AWS_SIGV4, "aws:amz:\(transport.region):\(transport.service)")
                 setString(CURLOPT_USERNAME, transport.credentials.accessKeyID)
                 setString(CURLOPT_PASSWORD, transport.credentials.secretAccessKey)
                 lagoon_curl_setopt_pointer(pointer, CURLOPT_HTTPHEADER, headerList)
@@ -124,6 +135,9 @@ final class CurlHandle: @unchecked Sendable {
                 lagoon_curl_setopt_long(pointer, CURLOPT_CONNECTTIMEOUT_MS, transport.connectTimeoutMilliseconds)
                 lagoon_curl_setopt_long(pointer, CURLOPT_LOW_SPEED_LIMIT, 1)
                 lagoon_curl_setopt_long(pointer, CURLOPT_LOW_SPEED_TIME, transport.stallSeconds)
+                // libcurl asks before sending bodies over 1 MiB (Expect: 100-continue); a
+                // server that never answers the question costs this long, not a second.
+                lagoon_curl_setopt_long(pointer, CURLOPT_EXPECT_100_TIMEOUT_MS, 200)
                 lagoon_curl_setopt_callback(pointer, CURLOPT_WRITEFUNCTION, collectBody)
                 lagoon_curl_setopt_pointer(pointer, CURLOPT_WRITEDATA, sinkPointer)
                 lagoon_curl_setopt_callback(pointer, CURLOPT_HEADERFUNCTION, collectHeader)
