@@ -27,11 +27,11 @@ public final class MotoServer: Sendable {
         try:
             from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
             from werkzeug.serving import make_server
+            parent = os.getppid()
+            server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app), threaded=True)
         except Exception as error:
-            print("ERROR", error, flush=True)
+            print("ERROR", repr(error), flush=True)
             sys.exit(1)
-        parent = os.getppid()
-        server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app, service="s3"), threaded=True)
         print("PORT", server.server_port, flush=True)
         def watchdog():
             while os.getppid() == parent:

@@ -64,19 +64,6 @@ final class SQLiteDatabase {
         }
     }
 
-    /// Runs the body in one transaction, rolled back when it throws.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
-    }
-
     private func check(_ status: Int32) throws(SQLiteError) {
         guard status != SQLITE_OK && status != SQLITE_ROW && status != SQLITE_DONE else { return }
         throw SQLiteError(code: status, message: String(cString: sqlite3_errmsg(handle)))

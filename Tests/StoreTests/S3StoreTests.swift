@@ -149,8 +149,11 @@ struct S3StoreTests {
     @Test("credentials never show in descriptions or errors")
     func secretsHidden() async throws {
         let credentials = S3Credentials(accessKeyID: "AKIDSECRETISH", secretAccessKey: "hunter2-secret", sessionToken: "tok-secret")
-        #expect(!"\(credentials)".contains("secret"))
-        #expect(!String(reflecting: credentials).contains("hunter2"))
+        for shown in ["\(credentials)", String(reflecting: credentials)] {
+            #expect(!shown.contains("hunter2"))
+            #expect(!shown.contains("tok-secret"))
+            #expect(!shown.contains("AKIDSECRETISH"))
+        }
         #expect(throws: StoreError.self) { try S3Credentials.fromEnvironment(["AWS_ACCESS_KEY_ID": "x"]) }
         let fromEnvironment = try S3Credentials.fromEnvironment(
             ["AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"])

@@ -68,14 +68,19 @@ final class FakeHTTPServer: Sendable {
 
     /// Stops accepting connections (open ones end when their client closes them).
     func stop() {
+        // Only shut down: the accept thread closes the descriptor when accept fails. Closing
+        // it here could let a new socket reuse the number before that thread's next accept,
+        // which would then serve another server's connections.
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private func acceptLoop() {
         while true {
             let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
+            guard connection >= 0 else {
+                close(listener)
+                return
+            }
             accepted.add(1, ordering: .relaxed)
             DispatchQueue.global().async { self.serve(connection) }
         }
