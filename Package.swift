@@ -15,8 +15,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Kernels"),
-        .target(name: "Store", dependencies: ["CXXHash"]),
+        .target(name: "Store", dependencies: ["CXXHash", "CCurl", "CCrypto", "CSQLite"]),
         .target(name: "Log", dependencies: ["Store"]),
         .target(name: "Segments", dependencies: ["Store", "Log", "Kernels"]),
         .target(name: "Planner", dependencies: ["Log", "Segments"]),

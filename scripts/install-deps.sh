@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(libxxhash-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev pkg-config)
+apt_packages=(libxxhash-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev pkg-config)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

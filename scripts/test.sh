@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
+export LAGOON_REQUIRE_MOTO=1  # the S3 contract tests run against moto_server; fail, never skip, without it
 
 swift build --build-tests
 swift test --skip-build 2>&1 | tee /tmp/lagoon-swift-test.log

@@ -95,6 +95,11 @@ public final class FaultyStore: ObjectStore {
         return try await base.get(key)
     }
 
+    public func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject? {
+        try check(.get, key)
+        return try await base.get(key, ifNoneMatch: etag)
+    }
+
     public func getRange(_ key: String, offset: Int, length: Int) async throws -> Data {
         try check(.getRange, key)
         return try await base.getRange(key, offset: offset, length: length)

@@ -36,6 +36,10 @@ public final class InstrumentedStore: ObjectStore {
         try await counted(.get) { try await base.get(key) }
     }
 
+    public func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject? {
+        try await counted(.get) { try await base.get(key, ifNoneMatch: etag) }
+    }
+
     public func getRange(_ key: String, offset: Int, length: Int) async throws -> Data {
         try await counted(.getRange) { try await base.getRange(key, offset: offset, length: length) }
     }

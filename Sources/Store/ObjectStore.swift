@@ -54,6 +54,10 @@ public struct ListPage: Sendable {
 public protocol ObjectStore: Sendable {
     /// Returns the object, or throws `StoreError` with code `.notFound`.
     func get(_ key: String) async throws -> StoredObject
+    /// Conditional get: nil when the object's etag is still `etag` (S3 answers 304 without
+    /// sending the bytes), else the object; throws `.notFound` when absent. For polling
+    /// small mutable objects (CURRENT hints). Local stores use the default, a plain get.
+    func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject?
     /// Returns `length` bytes starting at `offset` (fewer at the end of the object).
     func getRange(_ key: String, offset: Int, length: Int) async throws -> Data
     /// Returns the metadata, or nil when absent.
@@ -70,6 +74,11 @@ public protocol ObjectStore: Sendable {
 }
 
 extension ObjectStore {
+    public func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject? {
+        let object = try await get(key)
+        return object.etag == etag ? nil : object
+    }
+
     /// Lists every key under the prefix, following pagination.
     public func listAll(prefix: String) async throws -> [ObjectInfo] {
         var all: [ObjectInfo] = []

@@ -28,7 +28,7 @@ struct ContentHashTests {
     }
 
     /// The contract only promises opaque etags; the local backends promise xxh3 hex.
-    @Test("local backends use the xxh3-64 hex of the content as etag", arguments: StoreBackend.allCases)
+    @Test("local backends use the xxh3-64 hex of the content as etag", arguments: StoreBackend.allCases.filter { $0 != .s3 })
     func localEtags(_ backend: StoreBackend) async throws {
         try await backend.withStore { store in
             let bytes = Data("segment bytes".utf8)

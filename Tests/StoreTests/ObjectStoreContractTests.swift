@@ -87,6 +87,19 @@ struct ObjectStoreContractTests {
         }
     }
 
+    @Test("get ifNoneMatch: nil while the etag is current, the object once it changed", arguments: backends)
+    func conditionalGet(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let first = try await store.put("ns/CURRENT", Data("1".utf8), condition: .none)
+            #expect(try await store.get("ns/CURRENT", ifNoneMatch: first) == nil)
+            let second = try await store.put("ns/CURRENT", Data("2".utf8), condition: .none)
+            let changed = try #require(try await store.get("ns/CURRENT", ifNoneMatch: first))
+            #expect(changed.bytes == Data("2".utf8))
+            #expect(changed.etag == second)
+            #expect(await storeErrorCode { _ = try await store.get("ns/absent", ifNoneMatch: first) } == .notFound)
+        }
+    }
+
     // MARK: Conditions
 
     @Test("ifAbsent creates once, then fails with preconditionFailed", arguments: backends)

@@ -1,0 +1,121 @@
+public import Foundation
+import Synchronization
+
+/// Memory → disk → bucket (ARCHITECTURE §9): an `ObjectStore` that answers reads of
+/// immutable objects from a bytes-bounded memory LRU, then from an optional `DiskCache`,
+/// and only then from the wrapped store, filling both caches on the way back.
+///
+/// Only keys `isImmutable` accepts are cached — by default WAL entries and segment objects
+/// (`…ns/{namespace}/wal/…`, `…ns/{namespace}/segments/…`), which are written once and
+/// never changed, so a cached copy can never be stale. Manifests, CURRENT, catalog markers
+/// and everything else always go to the wrapped store. Puts of immutable keys are written
+/// through to the caches (a writer reads its own WAL back); deletes remove them.
+public final class CachedStore: ObjectStore {
+    public let base: any ObjectStore
+    public let disk: DiskCache?
+    let isImmutable: @Sendable (String) -> Bool
+    private let memory: Mutex<MemoryLRU<StoredObject>>
+    private let counters = Mutex(Counters())
+
+    /// Hits and misses per layer, for `/metrics` and `explain`.
+    public struct Counters: Sendable, Equatable {
+        public var memoryHits = 0
+        public var diskHits = 0
+        public var misses = 0
+    }
+
+    public init(
+        wrapping base: any ObjectStore, memoryBytes: Int, disk: DiskCache? = nil,
+        isImmutable: @escaping @Sendable (String) -> Bool = CachedStore.isImmutableByLayout
+    ) {
+        self.base = base
+        self.disk = disk
+        self.isImmutable = isImmutable
+        memory = Mutex(MemoryLRU(capacity: memoryBytes))
+    }
+
+    public var counts: Counters { counters.withLock { $0 } }
+
+    /// True for keys with a `ns/{namespace}/wal/…` or `ns/{namespace}/segments/…` path
+    /// (after any store prefix): the objects Lagoon writes once and never rewrites.
+    public static func isImmutableByLayout(_ key: String) -> Bool {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 4 else { return false }
+        for index in 0..<(parts.count - 3) where parts[index] == "ns" {
+            if parts[index + 2] == "wal" || parts[index + 2] == "segments" { return true }
+        }
+        return false
+    }
+
+    // MARK: Reads
+
+    public func get(_ key: String) async throws -> StoredObject {
+        guard isImmutable(key) else { return try await base.get(key) }
+        if let object = try await cached(key) { return object }
+        let object = try await base.get(key)
+        try await fill(key, object)
+        return object
+    }
+
+    public func getRange(_ key: String, offset: Int, length: Int) async throws -> Data {
+        guard isImmutable(key), offset >= 0, length >= 0, let object = try await cached(key) else {
+            return try await base.getRange(key, offset: offset, length: length)
+        }
+        let bytes = object.bytes
+        let start = min(offset, bytes.count)
+        return Data(bytes[(bytes.startIndex + start)..<(bytes.startIndex + min(bytes.count, start + length))])
+    }
+
+    public func head(_ key: String) async throws -> ObjectInfo? {
+        guard isImmutable(key), let object = memory.withLock({ $0.get(key) }) else { return try await base.head(key) }
+        return ObjectInfo(key: key, size: object.bytes.count, etag: object.etag)
+    }
+
+    public func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject? {
+        try await base.get(key, ifNoneMatch: etag)  // for mutable objects: never cached
+    }
+
+    public func list(prefix: String, cursor: String?, limit: Int) async throws -> ListPage {
+        try await base.list(prefix: prefix, cursor: cursor, limit: limit)
+    }
+
+    // MARK: Writes
+
+    @discardableResult
+    public func put(_ key: String, _ bytes: Data, condition: PutCondition) async throws -> String {
+        let etag = try await base.put(key, bytes, condition: condition)
+        if isImmutable(key) { try await fill(key, StoredObject(bytes: bytes, etag: etag)) }
+        return etag
+    }
+
+    public func delete(_ key: String) async throws {
+        try await base.delete(key)
+        memory.withLock { $0.remove(key) }
+        if let disk { try await BlockingIO.run { disk.remove(key) } }
+    }
+
+    // MARK: Layers
+
+    /// From memory, else from disk (promoted to memory), else nil; counts the outcome.
+    private func cached(_ key: String) async throws -> StoredObject? {
+        if let object = memory.withLock({ $0.get(key) }) {
+            counters.withLock { $0.memoryHits += 1 }
+            return object
+        }
+        if let disk, let entry = try await BlockingIO.run({ disk.read(key) }) {
+            let object = StoredObject(bytes: entry.bytes, etag: entry.etag)
+            memory.withLock { $0.set(key, object, cost: object.bytes.count) }
+            counters.withLock { $0.diskHits += 1 }
+            return object
+        }
+        counters.withLock { $0.misses += 1 }
+        return nil
+    }
+
+    private func fill(_ key: String, _ object: StoredObject) async throws {
+        memory.withLock { $0.set(key, object, cost: object.bytes.count) }
+        if let disk {
+            try await BlockingIO.run { disk.write(key, DiskCache.Entry(bytes: object.bytes, etag: object.etag)) }
+        }
+    }
+}
