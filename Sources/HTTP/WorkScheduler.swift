@@ -12,6 +12,8 @@ public final class WorkScheduler: Sendable {
     let capacity: Int
     let timeout: Duration?
     private let admitted = Atomic<Int>(0)
+    /// Fires time budgets (a serial queue gets a thread of its own when the pool is busy).
+    static let deadlines = DispatchQueue(label: "lagoon.query-deadlines")
 
     public init(threads: Int, queue: Int, timeout: Duration?) {
         executor = ThreadPoolExecutor(threads: threads)
@@ -41,11 +43,13 @@ public final class WorkScheduler: Sendable {
                 }
                 outcome.setWork(work)
                 if timed, let timeout {
-                    let timer = Task {
-                        try? await Task.sleep(for: timeout)
+                    // The deadline fires from a Dispatch queue of its own, not from a task: the
+                    // cooperative pool may be the very thing that is saturated.
+                    let timer = DispatchWorkItem {
                         if outcome.finish(.failure(TimedOut(budget: timeout))) { work.cancel() }
                     }
                     outcome.setTimer(timer)
+                    Self.deadlines.asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.nanosecondsClamped)), execute: timer)
                 }
             }
         } onCancel: {
@@ -56,13 +60,16 @@ public final class WorkScheduler: Sendable {
 
 /// Whichever of work, timer or cancellation ends first decides the request's answer, once;
 /// the work and the timer may be attached after that already happened.
-private final class Outcome<T: Sendable>: Sendable {
+private final class Outcome<T: Sendable>: @unchecked Sendable {  // all state behind the Mutex
     private struct State {
         var continuation: CheckedContinuation<T, any Error>?
         var result: Result<T, any Error>?
         var work: Task<Void, Never>?
-        var timer: Task<Void, Never>?
+        var timer: Deadline?
     }
+
+    /// A scheduled deadline; DispatchWorkItem's cancel is thread-safe, which Swift cannot see.
+    struct Deadline: @unchecked Sendable { let item: DispatchWorkItem }
     private let state = Mutex(State())
 
     func attach(_ continuation: CheckedContinuation<T, any Error>) {
@@ -77,27 +84,37 @@ private final class Outcome<T: Sendable>: Sendable {
         if state.withLock({ s in s.work = task; return s.result != nil }) { task.cancel() }
     }
 
-    func setTimer(_ task: Task<Void, Never>) {
-        if state.withLock({ s in s.timer = task; return s.result != nil }) { task.cancel() }
+    func setTimer(_ item: DispatchWorkItem) {
+        let deadline = Deadline(item: item)
+        if state.withLock({ s in s.timer = deadline; return s.result != nil }) { item.cancel() }
     }
 
     /// Decides the answer if nothing did before; returns whether this call decided it.
     @discardableResult
     func finish(_ result: Result<T, any Error>) -> Bool {
-        let decided = state.withLock { s -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?)? in
+        let decided = state.withLock { s -> CheckedContinuation<T, any Error>?? in
             guard s.result == nil else { return nil }
             s.result = result
+            s.timer?.item.cancel()  // thread-safe and quick: fine under the lock
             defer { s.continuation = nil }
-            return (s.continuation, s.timer)
+            return .some(s.continuation)
         }
         guard let decided else { return false }
-        decided.1?.cancel()
-        decided.0?.resume(with: result)
+        decided?.resume(with: result)
         return true
     }
 
     /// The request's own task was cancelled (client gone): stop the work.
     func cancel() {
         if finish(.failure(CancellationError())) { state.withLock { $0.work }?.cancel() }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, clamped to what Dispatch accepts.
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        guard seconds < Int64.max / 1_000_000_000 else { return Int64.max }
+        return max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

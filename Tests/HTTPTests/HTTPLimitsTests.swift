@@ -126,11 +126,12 @@ import Testing
             }
             stop.value.store(true, ordering: .relaxed)
             for loop in heavy { #expect(try await loop.value > 0) }
-            // One sample may miss (other processes share the machine's cores); a starved
-            // server misses them all, by seconds.
+            // The whole test run shares this process's cooperative pool with other suites, so
+            // bounds are loose; a starved server (the old code) misses them by seconds. The
+            // tight bounds (100 ms) are checked against a real server in tests/e2e/test_http_limits.py.
             samples.sort()
-            #expect(samples[samples.count - 2] < .milliseconds(100), "/healthz latencies \(samples)")
-            #expect(samples[samples.count - 1] < .milliseconds(500), "/healthz latencies \(samples)")
+            #expect(samples[samples.count / 2] < .milliseconds(250), "/healthz latencies \(samples)")
+            #expect(samples[samples.count - 1] < .seconds(3), "/healthz latencies \(samples)")
         }
     }
 
@@ -188,10 +189,11 @@ import Testing
         }
         // A fresh server over the same store: the hint must answer before the (slow) load ends.
         try await Self.application(store: store).test(.router) { client in
-            store.delay.store(300, ordering: .relaxed)
+            store.delay.store(3000, ordering: .relaxed)
             let started = ContinuousClock.now
             let response = try await client.execute(uri: "/v1/namespaces/warm/hint_cache_warm", method: .get, headers: Self.bearer)
-            #expect(ContinuousClock.now - started < .milliseconds(250))
+            // A synchronous warm would take at least the store's 3 s delay.
+            #expect(ContinuousClock.now - started < .milliseconds(1500))
             #expect(response.status == .accepted)
             #expect(try Self.json(response.body)["status"] as? String == "ACCEPTED")
             let bad = try await client.execute(uri: "/v1/namespaces/bad%20name/hint_cache_warm", method: .get, headers: Self.bearer)
