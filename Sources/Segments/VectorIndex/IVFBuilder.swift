@@ -110,7 +110,7 @@ extension IVFIndex {
         do {
             return .trained(try IVFIndex(decoding: bytes, object: "new ivf index", verifyLists: false))
         } catch {
-            preconditionFailure("IVFIndex.build wrote bytes it cannot read: \(error)")
+            fatalError("IVFIndex.build wrote bytes it cannot read: \(error)")
         }
     }
 }

@@ -124,6 +124,7 @@ public struct IVFHead: Sendable {
         let ordinalBound = try r.u64()
         let headLength = try r.u64()
         let listsLength = try r.u64()
+        _ = try r.u64()  // reserved
         guard dimension > 0, listCount > 0, curveCount <= listCount else {
             throw r.corrupt("dimension \(dimension), \(listCount) lists, \(curveCount) curve points")
         }

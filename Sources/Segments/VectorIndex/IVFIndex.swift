@@ -85,6 +85,8 @@ public final class IVFIndex: Sendable {
     /// The `k` nearest rows among the lists of the `probes` nearest centroids. When fewer than
     /// `k` rows (that pass `filter`) were found, further lists are probed in centroid order
     /// until `k` are found or every list was probed, so `k` rows come back whenever `k` match.
+    /// With a filter, lists are also added until as many matching rows were scored as the
+    /// probed lists hold in all (Specs/format/ivf.md §5).
     ///
     /// - Precondition: `query.count == dimension`, `k >= 0`.
     public func search(_ query: [Float], k: Int, probes: Int, filter: IVFFilter? = nil) -> IVFSearchResult {
@@ -97,11 +99,18 @@ public final class IVFIndex: Sendable {
         var nearest = TopKSelector(k: initial)
         centroidScores.withUnsafeBufferPointer { nearest.insert(scores: $0, baseOrdinal: 0) }
         let first = nearest.sortedResults()
+        // A filter widens the scan until it has scored as many matching rows as the unfiltered
+        // scan of the same probes would score: the scoring work (and, for a filter unrelated to
+        // the geometry, the recall) then matches the unfiltered search's, and a selective filter
+        // ends up as an exact scan of its matching rows.
+        let budget = filter == nil ? 0 : first.reduce(0) { $0 + head.lists[$1.ordinal].count }
         bytes.withUnsafeBytes { raw in
             for c in first { scan.scan(list: c.ordinal, raw) }
-            if !scan.top.isFull && initial < listCount {
+            if (!scan.top.isFull || scan.vectorsScanned < budget) && initial < listCount {
                 let rest = (0..<listCount).sorted { (centroidScores[$0], $0) < (centroidScores[$1], $1) }
-                for list in rest[initial...] where !scan.top.isFull { scan.scan(list: list, raw) }
+                for list in rest[initial...] where !scan.top.isFull || scan.vectorsScanned < budget {
+                    scan.scan(list: list, raw)
+                }
             }
         }
         return IVFSearchResult(neighbors: scan.top.sortedResults(), listsProbed: scan.listsProbed, vectorsScanned: scan.vectorsScanned)
