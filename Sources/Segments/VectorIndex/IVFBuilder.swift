@@ -28,10 +28,10 @@ public enum IVFBuildResult: Sendable {
 
 // The build (Specs/format/ivf.md §3):
 //   1. coarse k-means: √nlist centroids on a sample;
-//   2. every row goes to its nearest coarse centroid (and remembers its 3 nearest);
+//   2. every row goes to its nearest coarse centroid (and remembers its 6 nearest);
 //   3. each coarse cluster gets fine centroids in proportion to its size (k-means on its rows),
 //      which keeps lists balanced and makes the expensive part of k-means ~√nlist times cheaper;
-//   4. two Lloyd passes over all rows against the fine centroids of each row's 3 nearest coarse
+//   4. four Lloyd passes over all rows against the fine centroids of each row's 6 nearest coarse
 //      clusters, then a final assignment the same way;
 //   5. lists above `maxListSizeFactor` × the mean are split by k-means, empty lists dropped;
 //   6. the recall curve is measured on a sample of rows.
@@ -122,7 +122,7 @@ struct IVFTrainer {
     let dimension: Int
     let iterations: Int
     /// Coarse clusters each row remembers; its fine candidates are their centroids.
-    let candidatesPerRow = 3
+    let candidatesPerRow = 6
 
     func row(_ i: Int) -> UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(rebasing: points[(i * dimension)..<((i + 1) * dimension)])
@@ -167,9 +167,10 @@ struct IVFTrainer {
 
         // Global Lloyd passes with each row's candidates limited to its nearest coarse clusters.
         var labels = [Int32](repeating: 0, count: count)
-        for pass in 0..<3 {
+        let passes = 4
+        for pass in 0...passes {
             assignPruned(centroids: centroids, nearestCoarse: nearestCoarse, m: m, fineRange: fineRange, labels: &labels)
-            if pass < 2 {
+            if pass < passes {
                 KMeans.update(points: points, count: count, dimension: dimension, labels: labels, centroids: &centroids, rng: &rng)
             }
         }
