@@ -4,7 +4,7 @@ import Kernels
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "In-process benchmarks (build with -c release).",
-        subcommands: [KernelsBench.self, EngineBench.self]
+        subcommands: [KernelsBench.self, EngineBench.self, IVFBench.self]
     )
 
     struct KernelsBench: ParsableCommand {

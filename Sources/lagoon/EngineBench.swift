@@ -142,14 +142,10 @@ struct BenchData {
 
     static func load(folder: String, limit: Int) throws -> BenchData {
         let dimension = 384
-        guard let raw = FileManager.default.contents(atPath: "\(folder)/base.f16"),
-              let docs = FileManager.default.contents(atPath: "\(folder)/docs.jsonl") else {
+        let vectors = try baseVectors(folder: folder, dimension: dimension, limit: limit)
+        let count = vectors.count / dimension
+        guard let docs = FileManager.default.contents(atPath: "\(folder)/docs.jsonl") else {
             throw ValidationError("benchmark data not found in \(folder)")
-        }
-        let total = raw.count / (2 * dimension)
-        let count = limit > 0 ? min(limit, total) : total
-        let vectors: [Float] = raw.withUnsafeBytes { bytes in
-            (0..<count * dimension).map { Float(Float16(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) }
         }
         var texts: [String] = [], pos: [String] = []
         for line in docs.split(separator: UInt8(ascii: "\n")).prefix(count) {
@@ -158,6 +154,18 @@ struct BenchData {
             pos.append(object?["pos"]?.stringValue ?? "")
         }
         return BenchData(count: count, dimension: dimension, vectors: vectors, texts: texts, pos: pos)
+    }
+
+    /// The first `limit` rows (0 = all) of base.f16, widened to f32, row-major.
+    static func baseVectors(folder: String, dimension: Int, limit: Int) throws -> [Float] {
+        guard let raw = FileManager.default.contents(atPath: "\(folder)/base.f16") else {
+            throw ValidationError("base.f16 not found in \(folder)")
+        }
+        let total = raw.count / (2 * dimension)
+        let count = limit > 0 ? min(limit, total) : total
+        return raw.withUnsafeBytes { bytes in
+            (0..<count * dimension).map { Float(Float16(bitPattern: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) }
+        }
     }
 
     static func queryVectors(folder: String, dimension: Int) throws -> [[Float]] {

@@ -1,0 +1,266 @@
+import Foundation
+import Kernels
+public import Log
+
+/// Knobs of the build. The defaults are what segments use; tests shrink them.
+public struct IVFBuildOptions: Sendable {
+    /// Lists to train; nil = min(round(4·√n), n / 32) (faiss's reference uses 4·√n: 1,372 for 117k).
+    public var listCount: Int?
+    /// Fewer vectors than this make a pending index (scanned exactly meanwhile).
+    public var minimumVectors = 1_000
+    /// Rows used as queries to measure the recall curve.
+    public var recallSampleSize = 256
+    /// Lloyd iterations per k-means run.
+    public var iterations = 8
+    /// Lists holding more than this many times the mean list size are split.
+    public var maxListSizeFactor = 3.0
+    /// Seed of every random choice, so a build is reproducible.
+    public var seed: UInt64 = 0x4956_4621_5345_4544
+
+    public init() {}
+}
+
+/// A trained index, or why none was trained (never an error: the caller scans exactly).
+public enum IVFBuildResult: Sendable {
+    case trained(IVFIndex)
+    case pending(reason: String)
+}
+
+// The build (Specs/format/ivf.md §3):
+//   1. coarse k-means: √nlist centroids on a sample;
+//   2. every row goes to its nearest coarse centroid (and remembers its 6 nearest);
+//   3. each coarse cluster gets fine centroids in proportion to its size (k-means on its rows),
+//      which keeps lists balanced and makes the expensive part of k-means ~√nlist times cheaper;
+//   4. four Lloyd passes over all rows against the fine centroids of each row's 6 nearest coarse
+//      clusters, then a final assignment the same way;
+//   5. lists above `maxListSizeFactor` × the mean are split by k-means, empty lists dropped;
+//   6. the recall curve is measured on a sample of rows.
+// For cosine every step runs on unit-normalised copies of the rows; the lists store the rows
+// as given plus their inverse norms, which is what the exact path computes with.
+extension IVFIndex {
+    /// Builds an index over `vectors` (row-major, `ordinals.count × dimension`), where row `i`
+    /// is the segment row `ordinals[i]`.
+    ///
+    /// - Precondition: `dimension > 0`, `vectors.count == ordinals.count * dimension`, every
+    ///   ordinal distinct and in `0..<ordinalBound`, `ordinalBound <= Int32.max + 1`.
+    public static func build(vectors: [Float], dimension: Int, ordinals: [Int32], ordinalBound: Int,
+                             metric: DistanceMetric, options: IVFBuildOptions = IVFBuildOptions()) -> IVFBuildResult {
+        precondition(dimension > 0, "IVFIndex.build: dimension must be positive")
+        precondition(vectors.count == ordinals.count * dimension,
+                     "IVFIndex.build: \(vectors.count) floats for \(ordinals.count) rows of \(dimension)")
+        precondition(ordinalBound <= Int(Int32.max) + 1, "IVFIndex.build: ordinal bound \(ordinalBound) too large")
+        let n = ordinals.count
+        let minimum = max(options.minimumVectors, 2 * IVFRecallEstimator.k)
+        guard n >= minimum else {
+            return .pending(reason: "\(n) vectors; an IVF index is trained from \(minimum)")
+        }
+        let cosine = metric == .cosineDistance
+        var rng = IVFRandom(seed: options.seed)
+        var inverseNorms: [Float] = []
+        var space = vectors
+        if cosine {
+            inverseNorms = [Float](repeating: 0, count: n)
+            space.withUnsafeMutableBufferPointer { s in
+                for i in 0..<n {
+                    let row = UnsafeMutableBufferPointer(rebasing: s[(i * dimension)..<((i + 1) * dimension)])
+                    let squared = VectorDistance.squaredNorm(UnsafeBufferPointer(row))
+                    inverseNorms[i] = squared > 0 ? 1 / squared.squareRoot() : 0
+                    VectorArithmetic.scale(row, by: inverseNorms[i])
+                }
+            }
+        }
+        let automatic = min(Int((4 * Double(n).squareRoot()).rounded()), n / 32)
+        let nlist = max(1, min(n, options.listCount ?? automatic))
+
+        var (centroids, labels) = space.withUnsafeBufferPointer { points in
+            IVFTrainer(points: points, count: n, dimension: dimension, iterations: options.iterations)
+                .train(listCount: nlist, maxListSizeFactor: options.maxListSizeFactor, rng: &rng)
+        }
+        // Drop empty lists (k-means re-seeds them, but splitting duplicates can leave some).
+        var sizes = [Int](repeating: 0, count: centroids.count / dimension)
+        for l in labels { sizes[Int(l)] += 1 }
+        var remap = [Int32](repeating: -1, count: sizes.count)
+        var kept: [Float] = []
+        for (c, size) in sizes.enumerated() where size > 0 {
+            remap[c] = Int32(kept.count / dimension)
+            kept.append(contentsOf: centroids[(c * dimension)..<((c + 1) * dimension)])
+        }
+        centroids = kept
+        for i in 0..<n { labels[i] = remap[Int(labels[i])] }
+        let listCount = centroids.count / dimension
+
+        let curve = space.withUnsafeBufferPointer { points in
+            IVFRecallEstimator.measure(points: points, count: n, dimension: dimension, listOf: labels, centroids: centroids,
+                                       cosine: cosine, sampleSize: options.recallSampleSize, rng: &rng)
+        }
+
+        // Lists: rows in ascending ordinal order, raw vectors.
+        var members = [[Int]](repeating: [], count: listCount)
+        for i in 0..<n { members[Int(labels[i])].append(i) }
+        let lists: [IVFEncoder.List] = members.map { rows in
+            let rows = rows.sorted { ordinals[$0] < ordinals[$1] }
+            var list = IVFEncoder.List(ordinals: rows.map { ordinals[$0] }, norms: [], vectors: [])
+            if cosine { list.norms = rows.map { inverseNorms[$0] } }
+            list.vectors.reserveCapacity(rows.count * dimension)
+            for r in rows { list.vectors.append(contentsOf: vectors[(r * dimension)..<((r + 1) * dimension)]) }
+            return list
+        }
+        let bytes = IVFEncoder.encode(metric: metric, dimension: dimension, ordinalBound: ordinalBound,
+                                      centroids: centroids, curve: curve, lists: lists)
+        do {
+            return .trained(try IVFIndex(decoding: bytes, object: "new ivf index", verifyLists: false))
+        } catch {
+            fatalError("IVFIndex.build wrote bytes it cannot read: \(error)")
+        }
+    }
+}
+
+/// Two-level k-means over the training-space rows (steps 1–5 above).
+struct IVFTrainer {
+    let points: UnsafeBufferPointer<Float>
+    let count: Int
+    let dimension: Int
+    let iterations: Int
+    /// Coarse clusters each row remembers; its fine candidates are their centroids.
+    let candidatesPerRow = 6
+
+    func row(_ i: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(rebasing: points[(i * dimension)..<((i + 1) * dimension)])
+    }
+
+    /// Returns the centroids (`lists × dimension`) and every row's list.
+    func train(listCount nlist: Int, maxListSizeFactor: Double, rng: inout IVFRandom) -> ([Float], [Int32]) {
+        let coarseCount = max(1, Int(Double(nlist).squareRoot().rounded()))
+        let coarse = kmeans(rows: rng.sample(min(count, 256 * coarseCount), from: count), k: coarseCount, rng: &rng)
+        let m = min(candidatesPerRow, coarseCount)
+        let nearestCoarse = nearest(m, of: coarse)
+
+        // Fine centroids per coarse cluster, in proportion to its size (largest remainder).
+        var members = [[Int]](repeating: [], count: coarseCount)
+        for i in 0..<count { members[Int(nearestCoarse[i * m])].append(i) }
+        var quota = members.map { min($0.count, Int(Double(nlist) * Double($0.count) / Double(count))) }
+        var missing = nlist - quota.reduce(0, +)
+        let byRemainder = members.indices.sorted {
+            let a = Double(nlist) * Double(members[$0].count) / Double(count) - Double(quota[$0])
+            let b = Double(nlist) * Double(members[$1].count) / Double(count) - Double(quota[$1])
+            return (a, $1) > (b, $0)
+        }
+        while missing > 0 {
+            var progressed = false
+            for c in byRemainder where missing > 0 && quota[c] < members[c].count {
+                quota[c] += 1
+                missing -= 1
+                progressed = true
+            }
+            if !progressed { break }
+        }
+        var centroids: [Float] = []
+        var fineRange: [Range<Int>] = []
+        for c in 0..<coarseCount {
+            let start = centroids.count / dimension
+            if quota[c] > 0 {
+                let sample = members[c].count > 256 * quota[c] ? sampled(members[c], 256 * quota[c], &rng) : members[c]
+                centroids += kmeans(rows: sample, k: quota[c], rng: &rng)
+            }
+            fineRange.append(start..<(centroids.count / dimension))
+        }
+
+        // Global Lloyd passes with each row's candidates limited to its nearest coarse clusters.
+        var labels = [Int32](repeating: 0, count: count)
+        let passes = 4
+        for pass in 0...passes {
+            assignPruned(centroids: centroids, nearestCoarse: nearestCoarse, m: m, fineRange: fineRange, labels: &labels)
+            if pass < passes {
+                KMeans.update(points: points, count: count, dimension: dimension, labels: labels, centroids: &centroids, rng: &rng)
+            }
+        }
+        split(&centroids, &labels, cap: Int((maxListSizeFactor * Double(count) / Double(nlist)).rounded(.up)), rng: &rng)
+        return (centroids, labels)
+    }
+
+    private func sampled(_ rows: [Int], _ n: Int, _ rng: inout IVFRandom) -> [Int] {
+        rng.sample(n, from: rows.count).map { rows[$0] }
+    }
+
+    /// k-means on the given rows (gathered into one contiguous matrix).
+    private func kmeans(rows: [Int], k: Int, rng: inout IVFRandom) -> [Float] {
+        var gathered = [Float]()
+        gathered.reserveCapacity(rows.count * dimension)
+        for r in rows { gathered.append(contentsOf: row(r)) }
+        return gathered.withUnsafeBufferPointer {
+            KMeans.train(points: $0, count: rows.count, dimension: dimension, k: k, iterations: iterations, rng: &rng)
+        }
+    }
+
+    /// For every row, its `m` nearest centroids, nearest first (`count × m`).
+    private func nearest(_ m: Int, of centroids: [Float]) -> [Int32] {
+        let k = centroids.count / dimension
+        let norms = KMeans.squaredNorms(centroids, dimension: dimension)
+        var out = [Int32](repeating: 0, count: count * m)
+        var dots = [Float](repeating: 0, count: k)
+        var top = TopKSelector(k: m)
+        centroids.withUnsafeBufferPointer { c in
+            for i in 0..<count {
+                dots.withUnsafeMutableBufferPointer { d in
+                    BatchScorer.dotAll(query: row(i), matrix: c, dimension: dimension, rows: 0..<k, into: d)
+                    for j in 0..<k { d[j] = norms[j] - 2 * d[j] }
+                    top.removeAll()
+                    top.insert(scores: UnsafeBufferPointer(d), baseOrdinal: 0)
+                }
+                for (t, e) in top.sortedResults().enumerated() { out[i * m + t] = Int32(e.ordinal) }
+            }
+        }
+        return out
+    }
+
+    private func assignPruned(centroids: [Float], nearestCoarse: [Int32], m: Int, fineRange: [Range<Int>], labels: inout [Int32]) {
+        let norms = KMeans.squaredNorms(centroids, dimension: dimension)
+        let widest = fineRange.map(\.count).max() ?? 0
+        var dots = [Float](repeating: 0, count: widest)
+        centroids.withUnsafeBufferPointer { c in
+            dots.withUnsafeMutableBufferPointer { d in
+                for i in 0..<count {
+                    var best = Int32(0)
+                    var bestScore = Float.infinity
+                    for t in 0..<m {
+                        let range = fineRange[Int(nearestCoarse[i * m + t])]
+                        guard !range.isEmpty else { continue }
+                        BatchScorer.dotAll(query: row(i), matrix: c, dimension: dimension, rows: range, into: d)
+                        for (j, centroid) in range.enumerated() {
+                            let s = norms[centroid] - 2 * d[j]
+                            if s < bestScore { bestScore = s; best = Int32(centroid) }
+                        }
+                    }
+                    labels[i] = best
+                }
+            }
+        }
+    }
+
+    /// Splits every list larger than `cap` into lists of about the mean size.
+    private func split(_ centroids: inout [Float], _ labels: inout [Int32], cap: Int, rng: inout IVFRandom) {
+        let listCount = centroids.count / dimension
+        var members = [[Int]](repeating: [], count: listCount)
+        for i in 0..<count { members[Int(labels[i])].append(i) }
+        let mean = max(1, count / max(1, listCount))
+        for (list, rows) in members.enumerated() where rows.count > max(cap, 1) {
+            let parts = (rows.count + mean - 1) / mean
+            var gathered = [Float]()
+            gathered.reserveCapacity(rows.count * dimension)
+            for r in rows { gathered.append(contentsOf: row(r)) }
+            var local = [Int32](repeating: 0, count: rows.count)
+            let sub = gathered.withUnsafeBufferPointer { g in
+                let sub = KMeans.train(points: g, count: rows.count, dimension: dimension, k: parts, iterations: iterations, rng: &rng)
+                KMeans.assign(points: g, count: rows.count, dimension: dimension, centroids: sub, labels: &local)
+                return sub
+            }
+            // Part 0 takes over the list's slot; the others are appended.
+            let firstNew = centroids.count / dimension
+            for j in 0..<dimension { centroids[list * dimension + j] = sub[j] }
+            centroids += sub[dimension...]
+            for (i, r) in rows.enumerated() {
+                labels[r] = local[i] == 0 ? Int32(list) : Int32(firstNew + Int(local[i]) - 1)
+            }
+        }
+    }
+}

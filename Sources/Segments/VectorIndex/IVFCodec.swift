@@ -1,0 +1,279 @@
+public import Foundation
+public import Log
+import Store
+
+// The IVF index as bytes (Specs/format/ivf.md). Two regions:
+//
+//   head  = 64-byte header | centroids | recall curve | list directory | xxh3 of the head
+//   lists = one block per posting list, each 64-byte aligned: ordinals | inverse norms | vectors
+//
+// The head is everything a query needs before it knows which lists to read; each directory
+// entry gives a list's (offset, count, checksum), so a reader can fetch and verify one list
+// with one ranged read. Integers little-endian; floats IEEE-754 binary32 little-endian.
+
+/// Constants and byte layout of the IVF format.
+public enum IVFFormat {
+    public static let magic: [UInt8] = Array("LIVF".utf8)
+    public static let version: UInt16 = 1
+    /// Size of the fixed header at the start of the head.
+    public static let headerSize = 64
+    /// Every list block starts at a multiple of this (relative to the start of the index bytes).
+    public static let alignment = 64
+    /// Bytes per directory entry: offset u64, count u32, reserved u32, checksum u64.
+    public static let directoryEntrySize = 24
+
+    static func metricCode(_ metric: DistanceMetric) -> UInt8 {
+        switch metric {
+        case .cosineDistance: 0
+        case .euclideanSquared: 1
+        }
+    }
+
+    static func metric(code: UInt8) -> DistanceMetric? {
+        switch code {
+        case 0: .cosineDistance
+        case 1: .euclideanSquared
+        default: nil
+        }
+    }
+
+    static func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+}
+
+/// Where the parts of one posting list lie inside its block (offsets relative to the block).
+public struct IVFListLayout: Sendable, Equatable {
+    /// Rows in the list.
+    public let count: Int
+    /// `count` little-endian i32 segment ordinals, ascending, at offset 0.
+    public var ordinalsOffset: Int { 0 }
+    /// `count` f32 inverse norms (cosine only; `nil` for euclidean_squared).
+    public let normsOffset: Int?
+    /// `count × dimension` f32, row-major, 64-byte aligned.
+    public let vectorsOffset: Int
+    /// Total bytes of the block.
+    public let length: Int
+
+    public init(count: Int, dimension: Int, hasNorms: Bool) {
+        self.count = count
+        let ordinalsEnd = count * 4
+        normsOffset = hasNorms ? ordinalsEnd : nil
+        vectorsOffset = IVFFormat.aligned(ordinalsEnd + (hasNorms ? count * 4 : 0))
+        length = vectorsOffset + count * dimension * 4
+    }
+}
+
+/// One directory entry: the list block's absolute offset inside the index bytes, its row
+/// count and the xxh3-64 of its `layout.length` bytes.
+public struct IVFListEntry: Sendable, Equatable {
+    public let offset: Int
+    public let count: Int
+    public let checksum: UInt64
+}
+
+/// The decoded head: everything but the posting lists.
+public struct IVFHead: Sendable {
+    public let metric: DistanceMetric
+    public let dimension: Int
+    /// Vectors indexed (the sum of the list counts).
+    public let vectorCount: Int
+    /// Every ordinal is below this (the segment's row count).
+    public let ordinalBound: Int
+    /// `listCount × dimension` f32, in the training space (unit-normalised rows for cosine).
+    public let centroids: [Float]
+    public let recallCurve: IVFRecallCurve
+    public let lists: [IVFListEntry]
+    /// Bytes of the head (a ranged reader fetches `0..<headLength` first).
+    public let headLength: Int
+    /// Total bytes of the index.
+    public let totalLength: Int
+
+    public var listCount: Int { lists.count }
+
+    public func layout(ofList list: Int) -> IVFListLayout {
+        IVFListLayout(count: lists[list].count, dimension: dimension, hasNorms: metric == .cosineDistance)
+    }
+
+    /// Byte range of one list block inside the index bytes (one ranged read).
+    public func byteRange(ofList list: Int) -> Range<Int> {
+        lists[list].offset..<(lists[list].offset + layout(ofList: list).length)
+    }
+
+    /// The header tells how long the head is: a ranged reader reads this many bytes first.
+    public static let headerSize = IVFFormat.headerSize
+
+    /// Reads `headLength` from the first `IVFFormat.headerSize` bytes.
+    public static func headLength(header: UnsafeRawBufferPointer, object: String) throws -> Int {
+        var r = BinaryReader(header, object: object)
+        try checkPrologue(&r, object: object)
+        _ = try r.rawBytes(33)
+        return Int(clamping: try r.u64())
+    }
+
+    /// Decodes and verifies the head from bytes that start at the index's first byte and hold
+    /// at least the head. `object` names the bytes in errors.
+    public static func decode(_ raw: UnsafeRawBufferPointer, object: String) throws -> IVFHead {
+        var r = BinaryReader(raw, object: object)
+        guard raw.count >= IVFFormat.headerSize else { throw r.corrupt("\(raw.count) bytes is shorter than the IVF header") }
+        try checkPrologue(&r, object: object)
+        guard let metric = IVFFormat.metric(code: try r.u8()) else { throw r.corrupt("unknown metric code") }
+        let dimension = Int(try r.u32())
+        let listCount = Int(try r.u32())
+        let curveCount = Int(try r.u32())
+        _ = try r.u32()  // reserved
+        let vectorCount = try r.u64()
+        let ordinalBound = try r.u64()
+        let headLength = try r.u64()
+        let listsLength = try r.u64()
+        _ = try r.u64()  // reserved
+        guard dimension > 0, listCount > 0, curveCount <= listCount else {
+            throw r.corrupt("dimension \(dimension), \(listCount) lists, \(curveCount) curve points")
+        }
+        guard ordinalBound <= UInt64(Int32.max) + 1, vectorCount <= ordinalBound else {
+            throw r.corrupt("\(vectorCount) vectors, ordinal bound \(ordinalBound)")
+        }
+        let expectedHead = IVFFormat.headerSize + 4 * (listCount * dimension + curveCount)
+            + IVFFormat.directoryEntrySize * listCount + 8
+        guard headLength == UInt64(expectedHead) else { throw r.corrupt("head length \(headLength), expected \(expectedHead)") }
+        guard raw.count >= expectedHead else { throw r.corrupt("\(raw.count) bytes hold no complete head of \(expectedHead)") }
+        let stored = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: expectedHead - 8, as: UInt64.self))
+        guard ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: raw[0..<(expectedHead - 8)])) == stored else {
+            throw r.corrupt("head checksum mismatch")
+        }
+        let centroids = try r.floats(listCount * dimension)
+        let curve = try r.floats(curveCount)
+        let listsStart = IVFFormat.aligned(expectedHead)
+        guard listsLength <= UInt64(Int.max - listsStart) else { throw r.corrupt("lists length \(listsLength)") }
+        let totalLength = listsStart + Int(listsLength)
+        var entries: [IVFListEntry] = []
+        entries.reserveCapacity(listCount)
+        var expectedOffset = listsStart
+        var total = 0
+        for i in 0..<listCount {
+            let offset = try r.u64()
+            let count = Int(try r.u32())
+            _ = try r.u32()
+            let checksum = try r.u64()
+            guard offset == UInt64(expectedOffset) else { throw r.corrupt("list \(i) at \(offset), expected \(expectedOffset)") }
+            let layout = IVFListLayout(count: count, dimension: dimension, hasNorms: metric == .cosineDistance)
+            expectedOffset = IVFFormat.aligned(expectedOffset + layout.length)
+            guard expectedOffset <= totalLength else { throw r.corrupt("list \(i) ends past the lists region") }
+            total += count
+            entries.append(IVFListEntry(offset: Int(offset), count: count, checksum: checksum))
+        }
+        guard total == Int(vectorCount) else { throw r.corrupt("lists hold \(total) vectors, header says \(vectorCount)") }
+        guard expectedOffset == totalLength else { throw r.corrupt("lists end at \(expectedOffset), header says \(totalLength)") }
+        return IVFHead(metric: metric, dimension: dimension, vectorCount: Int(vectorCount), ordinalBound: Int(ordinalBound),
+                       centroids: centroids, recallCurve: IVFRecallCurve(recall: curve), lists: entries,
+                       headLength: expectedHead, totalLength: totalLength)
+    }
+
+    private static func checkPrologue(_ r: inout BinaryReader, object: String) throws {
+        guard try r.rawBytes(4) == IVFFormat.magic else { throw r.corrupt("bad IVF magic") }
+        let version = try r.u16()
+        guard version <= IVFFormat.version else {
+            throw FormatError(.tooNew, object: object, "ivf version \(version); this build reads up to \(IVFFormat.version)")
+        }
+        guard version >= 1 else { throw FormatError(.tooOld, object: object, "ivf version \(version)") }
+        let encoding = try r.u8()
+        guard encoding == ObjectEnvelope.Encoding.f32.rawValue else {
+            throw FormatError(.tooNew, object: object, "unknown vector encoding \(encoding)")
+        }
+    }
+
+    /// Checks one list block's checksum and that its ordinals are ascending and below
+    /// `ordinalBound` (so filters and callers can index by them without traps).
+    public func verify(list: Int, block: UnsafeRawBufferPointer, object: String) throws {
+        let layout = layout(ofList: list)
+        guard block.count == layout.length else {
+            throw FormatError(.corrupt, object: object, "list \(list): \(block.count) bytes, expected \(layout.length)")
+        }
+        guard ContentHash.xxh3(block) == lists[list].checksum else {
+            throw FormatError(.corrupt, object: object, "list \(list): checksum mismatch")
+        }
+        var previous: Int32 = -1
+        for i in 0..<layout.count {
+            let o = Int32(littleEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
+            guard o > previous, Int(o) < ordinalBound else {
+                throw FormatError(.corrupt, object: object, "list \(list): ordinal \(o) out of order or ≥ \(ordinalBound)")
+            }
+            previous = o
+        }
+    }
+}
+
+/// Writes the bytes of an index.
+enum IVFEncoder {
+    /// One list to write: ordinals ascending; `norms` only for cosine; `vectors` row-major.
+    struct List {
+        var ordinals: [Int32]
+        var norms: [Float]
+        var vectors: [Float]
+    }
+
+    static func encode(metric: DistanceMetric, dimension: Int, ordinalBound: Int, centroids: [Float],
+                       curve: [Float], lists: [List]) -> Data {
+        let listCount = lists.count
+        let cosine = metric == .cosineDistance
+        let headLength = IVFFormat.headerSize + 4 * (listCount * dimension + curve.count)
+            + IVFFormat.directoryEntrySize * listCount + 8
+        var offsets: [Int] = []
+        var cursor = IVFFormat.aligned(headLength)
+        let listsStart = cursor
+        for list in lists {
+            offsets.append(cursor)
+            cursor = IVFFormat.aligned(cursor + IVFListLayout(count: list.ordinals.count, dimension: dimension, hasNorms: cosine).length)
+        }
+        let total = cursor
+        var bytes = [UInt8](repeating: 0, count: total)
+        bytes.withUnsafeMutableBytes { out in
+            func put<T: FixedWidthInteger>(_ v: T, _ at: Int) { out.storeBytes(of: v.littleEndian, toByteOffset: at, as: T.self) }
+            func putFloats(_ values: [Float], _ at: Int) {
+                values.withUnsafeBytes { src in
+                    #if _endian(big)
+                    fatalError("IVF encoder assumes a little-endian host")
+                    #else
+                    UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + src.count)]).copyMemory(from: src)
+                    #endif
+                }
+            }
+            // Lists first: the directory needs their checksums.
+            var checksums: [UInt64] = []
+            for (i, list) in lists.enumerated() {
+                let layout = IVFListLayout(count: list.ordinals.count, dimension: dimension, hasNorms: cosine)
+                let base = offsets[i]
+                for (j, o) in list.ordinals.enumerated() { put(o, base + 4 * j) }
+                if let n = layout.normsOffset { putFloats(list.norms, base + n) }
+                putFloats(list.vectors, base + layout.vectorsOffset)
+                checksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[base..<(base + layout.length)])))
+            }
+            // Header.
+            out.copyMemory(from: UnsafeRawBufferPointer(start: IVFFormat.magic, count: 4))
+            put(IVFFormat.version, 4)
+            put(ObjectEnvelope.Encoding.f32.rawValue, 6)
+            put(IVFFormat.metricCode(metric), 7)
+            put(UInt32(dimension), 8)
+            put(UInt32(listCount), 12)
+            put(UInt32(curve.count), 16)
+            // 20..<24 reserved (zero)
+            put(UInt64(lists.reduce(0) { $0 + $1.ordinals.count }), 24)
+            put(UInt64(ordinalBound), 32)
+            put(UInt64(headLength), 40)
+            put(UInt64(total - listsStart), 48)
+            // 56..<64 reserved (zero)
+            var at = IVFFormat.headerSize
+            putFloats(centroids, at)
+            at += 4 * centroids.count
+            putFloats(curve, at)
+            at += 4 * curve.count
+            for i in 0..<listCount {
+                put(UInt64(offsets[i]), at)
+                put(UInt32(lists[i].ordinals.count), at + 8)
+                put(UInt32(0), at + 12)
+                put(checksums[i], at + 16)
+                at += IVFFormat.directoryEntrySize
+            }
+            put(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[0..<at])), at)
+        }
+        return Data(bytes)
+    }
+}
