@@ -15,6 +15,8 @@ public struct EngineOptions: Sendable {
     public var prefix = ""
     /// Flush and compaction thresholds (used by `indexNow` and the background indexer).
     public var indexer = IndexerOptions()
+    /// The recall@10 ANN queries aim for (`[query] ann_recall_target`).
+    public var annRecallTarget = 0.95
     /// Bytes of write requests one namespace's group-commit queue may hold (queued plus in
     /// flight); beyond it writes answer 503 (`unavailable`, retryable).
     public var maxQueuedWriteBytes = 256 * 1024 * 1024
@@ -274,9 +276,12 @@ public final class Engine: Sendable {
         let vectors = view.segments.reduce(view.tail.vectors == nil ? 0 : view.tail.liveCount) {
             $0 + ($1.segment.hasVectors ? $1.visibleCount : 0)
         }
-        return SnapshotStatistics(liveRows: view.liveCount, config: snapshot.manifest.config, unindexedVectors: vectors,
-                                  segments: view.segments.map { SnapshotStatistics.Source(rows: $0.visibleCount) },
-                                  tailRows: view.tail.liveCount)
+        var statistics = SnapshotStatistics(liveRows: view.liveCount, config: snapshot.manifest.config, unindexedVectors: vectors,
+                                            segments: view.segments.map { SnapshotStatistics.Source(rows: $0.visibleCount) },
+                                            tailRows: view.tail.liveCount)
+        statistics.indexedVectors = view.segments.reduce(0) { $0 + ($1.segment.hasVectorIndex ? $1.visibleCount : 0) }
+        statistics.annRecallTarget = options.annRecallTarget
+        return statistics
     }
 
     /// Loads the segment parts the query reads, then plans and executes it.
