@@ -25,6 +25,8 @@ public final class ANNOperator: OperatorBase, PhysicalOperator {
     private var collecting: (source: Int, rows: Bitset, count: Int)?
     private var ready: [RowBatch] = []
     private var exhausted = false
+    /// Indexed segments the scan below skips (no filter: their candidates are their visible rows).
+    private var pendingWhole: [Int]?
 
     public init(child: any PhysicalOperator, metric: DistanceMetric, query: [Float], recallTarget: Double, probes: Int?,
                 context: ExecutionContext) {
@@ -44,11 +46,27 @@ public final class ANNOperator: OperatorBase, PhysicalOperator {
 
     public func next() throws -> RowBatch? {
         try measured {
+            if pendingWhole == nil {
+                // Without a filter an indexed segment's candidates are exactly its visible rows:
+                // take them from the view instead of pulling every row through the scan.
+                if let scan = child as? ScanOperator {
+                    pendingWhole = sources.indices.filter { index(of: $0) != nil }
+                    scan.skipped = Set(pendingWhole!)
+                } else {
+                    pendingWhole = []
+                }
+            }
             while ready.isEmpty {
                 try Task.checkCancellation()
                 guard !exhausted, let input = try child.next() else {
                     exhausted = true
                     if let done = try finishCollecting() { ready.append(done) }
+                    for source in pendingWhole ?? [] {
+                        guard case .segment(let view) = sources[source] else { continue }
+                        collecting = (source, view.visible, view.visibleCount)
+                        if let done = try finishCollecting() { ready.append(done) }
+                    }
+                    pendingWhole = []
                     break
                 }
                 actuals.rowsExamined += input.count

@@ -50,6 +50,19 @@ public final class Engine: Sendable {
         }
     }
 
+    /// Namespaces this engine holds state for (replicas).
+    public var residentNamespaces: Int { replicas.withLock { $0.count } }
+
+    /// Drops the replica of a name that does not exist (no committer uses it), so queries for
+    /// names that never existed leave no state behind.
+    func forgetIfUnused(_ namespace: String, _ replica: NamespaceReplica) {
+        let writing = committers.withLock { $0[namespace] != nil }
+        guard !writing else { return }
+        replicas.withLock { all in
+            if all[namespace] === replica { all[namespace] = nil }
+        }
+    }
+
     func committer(_ namespace: String) -> GroupCommitter {
         let replica = replica(namespace)
         return committers.withLock { all in
@@ -89,7 +102,10 @@ public final class Engine: Sendable {
             return (snapshot, snapshot.manifest.wal.count)
         }
         let (snapshot, loaded) = try await replica.snapshotCountingLoads(strong: consistency == .strong)
-        guard let snapshot, !snapshot.manifest.isDeleted else { throw LagoonError(.notFound, "namespace \(namespace) not found") }
+        guard let snapshot, !snapshot.manifest.isDeleted else {
+            forgetIfUnused(namespace, replica)
+            throw LagoonError(.notFound, "namespace \(namespace) not found")
+        }
         return (snapshot, loaded)
     }
 

@@ -93,6 +93,17 @@ public final class Segment: Sendable {
 
     // MARK: Parts
 
+    /// Whether every requested part that exists is already in memory (the common, hot case).
+    public func hasLoaded(_ request: SegmentPartRequest) -> Bool {
+        loaded.withLock { state in
+            if request.vectors, parts["vectors"] != nil, state.vectors == nil { return false }
+            if request.vectorIndex, parts["ivf"] != nil, state.vectorIndex == nil { return false }
+            for (name, config) in request.textIndexes where state.textIndexes[name]?.0 != config { return false }
+            let columns = request.columns.map { Array($0) } ?? meta.attributes
+            return columns.allSatisfy { parts["column/\($0)"] == nil || state.columns[$0] != nil }
+        }
+    }
+
     /// Fetches the requested parts not yet in memory, in parallel.
     public func load(_ request: SegmentPartRequest, store: any ObjectStore) async throws {
         let wantsIndex = request.vectorIndex && parts["ivf"] != nil && loaded.withLock { $0.vectorIndex == nil }

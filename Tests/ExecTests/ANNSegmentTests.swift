@@ -79,3 +79,13 @@ struct ANNSegmentTests {
         #expect(ann == exact)
     }
 }
+
+@Suite struct ResidentStateTests {
+    @Test func queriesForMissingNamespacesLeaveNoState() async throws {
+        let engine = Engine(store: MemoryStore())
+        for i in 0..<50 {
+            await #expect(throws: LagoonError.self) { _ = try await engine.query("missing-\(i)", body: .object(JSONObject())) }
+        }
+        #expect(engine.residentNamespaces == 0)
+    }
+}
