@@ -506,6 +506,10 @@ public final class Engine: Sendable {
             let touched = replicas.withLock { Array($0.keys) }
             for name in Set(touched).union(catalog).sorted() where !Task.isCancelled {
                 do {
+                    // A cheap look first (an eventual read: at most one store request per poll
+                    // interval): most namespaces have no tail and few segments most of the time.
+                    guard let seen = try await replica(name).snapshot(strong: false)?.manifest, !seen.isDeleted,
+                          seen.unindexedBytes > 0 || seen.segmentList.count >= options.indexer.compactionFanIn else { continue }
                     _ = try await index(name, force: false)
                 } catch {
                     if Task.isCancelled { return }  // a cancelled store call, not a failure
