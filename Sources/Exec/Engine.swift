@@ -68,7 +68,7 @@ public final class Engine: Sendable {
         return committers.withLock { all in
             if let existing = all[namespace] { return existing }
             let created = GroupCommitter(namespace: namespace, manifests: manifests, replica: replica, maxAttempts: options.maxCommitAttempts,
-                                         maxQueuedBytes: options.maxQueuedWriteBytes)
+                                         maxQueuedBytes: options.maxQueuedWriteBytes, maxUnindexedBytes: options.indexer.maxUnindexedBytes)
             all[namespace] = created
             return created
         }
@@ -504,19 +504,53 @@ public final class Engine: Sendable {
         return .milliseconds(max(0, now - manifest.updatedAtMillis))
     }
 
-    /// Runs the indexer over every namespace this node has written to or read, until cancelled.
-    public func runIndexer(every interval: Duration = .milliseconds(500), logError: @Sendable (String, any Error) -> Void = { _, _ in }) async {
+    /// Runs the indexer until cancelled: every `interval` one pass over the namespaces this
+    /// node has written to or read, plus every namespace in the store's catalog (listed again
+    /// every `discoverEvery`), so tails left by a restart or written by other nodes get
+    /// indexed too. This is the embedded indexer of `serve` and the whole of `lagoon worker`.
+    /// Several of them on one store are safe: a lost publish race rebases or gives up
+    /// (`Indexer`). Errors are reported per namespace and never end the loop.
+    public func runIndexer(every interval: Duration = .milliseconds(500), discoverEvery: Duration = .seconds(10),
+                           logError: @Sendable (String, any Error) -> Void = { _, _ in }) async {
+        var catalog: [String] = []
+        var discoveredAt: ContinuousClock.Instant?
         while !Task.isCancelled {
-            let names = replicas.withLock { Array($0.keys) }
-            for name in names {
+            if discoveredAt.map({ ContinuousClock.now - $0 >= discoverEvery }) ?? true {
                 do {
+                    catalog = try await catalogNamespaces()
+                    discoveredAt = .now
+                } catch {
+                    if Task.isCancelled { return }
+                    logError("(catalog)", error)
+                }
+            }
+            let touched = replicas.withLock { Array($0.keys) }
+            for name in Set(touched).union(catalog).sorted() where !Task.isCancelled {
+                do {
+                    // A cheap look first (an eventual read: at most one store request per poll
+                    // interval): most namespaces have no tail and few segments most of the time.
+                    guard let seen = try await replica(name).snapshot(strong: false)?.manifest, !seen.isDeleted,
+                          seen.unindexedBytes > 0 || seen.segmentList.count >= options.indexer.compactionFanIn else { continue }
                     _ = try await index(name, force: false)
                 } catch {
+                    if Task.isCancelled { return }  // a cancelled store call, not a failure
                     logError(name, error)
                 }
             }
             try? await Task.sleep(for: interval)
         }
+    }
+
+    /// Every live namespace in the catalog, all pages.
+    func catalogNamespaces() async throws -> [String] {
+        var names: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try await manifests.listNamespaces(namePrefix: "", cursor: cursor, limit: 1000)
+            names += page.names
+            cursor = page.next
+        } while cursor != nil
+        return names
     }
 
     // MARK: Helpers

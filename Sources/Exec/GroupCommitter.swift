@@ -39,13 +39,18 @@ actor GroupCommitter {
     let replica: NamespaceReplica
     let maxAttempts: Int
     let maxQueuedBytes: Int
+    /// Backpressure: above this much unindexed tail, writes get 429 unless they set
+    /// `disable_backpressure` (`[indexer] max_unindexed_bytes`).
+    let maxUnindexedBytes: Int
     private var queue: [Pending] = []
     /// Bytes of the requests queued or in the batch being committed.
     private var queuedBytes = 0
     var queuedByteCount: Int { queuedBytes }
     private var draining = false
 
-    init(namespace: String, manifests: ManifestStore, replica: NamespaceReplica, maxAttempts: Int, maxQueuedBytes: Int = .max) {
+    init(namespace: String, manifests: ManifestStore, replica: NamespaceReplica, maxAttempts: Int, maxQueuedBytes: Int = .max,
+         maxUnindexedBytes: Int = .max) {
+        self.maxUnindexedBytes = maxUnindexedBytes
         self.namespace = namespace
         self.manifests = manifests
         self.replica = replica
@@ -160,8 +165,12 @@ actor GroupCommitter {
         var segmentsLoaded = view.segments.isEmpty
         var attempt = Attempt()
         var configChanged = false
+        let unindexed = base?.unindexedBytes ?? 0
         for (index, pending) in batch.enumerated() {
             do {
+                if unindexed > maxUnindexedBytes, pending.body.objectValue?["disable_backpressure"] != .bool(true) {
+                    throw LagoonError(.tooManyRequests, "namespace \(namespace) has \(unindexed) bytes of unindexed writes, over the limit of \(maxUnindexedBytes) ([indexer] max_unindexed_bytes): the indexer is catching up; retry shortly, or set \"disable_backpressure\": true to write anyway")
+                }
                 let request: WriteRequest
                 if let predecoded = pending.predecoded, predecoded.config == resolver.config {
                     request = predecoded.request

@@ -68,6 +68,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .conflict: return Answer(status: .conflict, message: e.message, shouldRetry: true)
             case .tooLarge: return Answer(status: .contentTooLarge, message: e.message, shouldRetry: false)
             case .unavailable: return Answer(status: .serviceUnavailable, message: e.message, shouldRetry: true)
+            case .tooManyRequests: return Answer(status: .tooManyRequests, message: e.message, shouldRetry: true, retryAfter: 1)
             }
         case let e as HTTPFailure:
             let retry = e.status == .tooManyRequests || e.status == .serviceUnavailable

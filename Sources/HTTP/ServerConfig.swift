@@ -1,12 +1,19 @@
+public import Exec
 public import Foundation
 
 /// Server configuration: defaults, then `lagoon.toml`, then `LAGOON_SECTION__KEY`
 /// environment variables (env wins), with the sections and keys of the deployment guide.
-public struct ServerConfig: Sendable, Equatable {
+public struct ServerConfig: Sendable {
     public var listenHost = "127.0.0.1"
     public var listenPort = 8080
     public var listenExplicit = false
-    public var embeddedIndexer = false
+    /// Run the indexer inside `serve` (the single-machine default); off when `lagoon worker`
+    /// processes index the store instead.
+    public var embeddedIndexer = true
+    /// `[indexer]`: flush and compaction thresholds and the backpressure limit.
+    public var indexer = IndexerOptions()
+    /// `[cache]`: the memory and disk caches in front of the S3 backend.
+    public var cache = CacheSettings()
     public var storageBackend = "fs"
     public var storageRoot = "./lagoon-data"
     public var storagePrefix = ""
@@ -38,7 +45,9 @@ public struct ServerConfig: Sendable, Equatable {
             }
             do { values = try TOMLSubset.parse(text) } catch { throw Invalid(description: "\(path): \(error)") }
         }
-        for (name, value) in environment where name.hasPrefix("LAGOON_") {
+        // Only `LAGOON_SECTION__KEY` names are settings (every key lives in a section);
+        // `LAGOON_BIN` and other single-level names belong to tools such as the test harness.
+        for (name, value) in environment where name.hasPrefix("LAGOON_") && name.contains("__") {
             let key = name.dropFirst("LAGOON_".count).lowercased().replacingOccurrences(of: "__", with: ".")
             values[key] = .string(value)
         }
@@ -75,6 +84,19 @@ public struct ServerConfig: Sendable, Equatable {
             case "storage.sse_kms_key_id": s3.sseKMSKeyID = text
             case _ where S3Settings.isCredentialKey(key):
                 throw Invalid(description: "\(key): credentials are never read from the configuration; use the AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or an instance/IRSA role")
+            case "indexer.flush_interval_secs": indexer.flushInterval = .seconds(try Self.int(text, key, minimum: 0, maximum: 86_400))
+            case "indexer.flush_bytes": indexer.flushBytes = try Self.int(text, key, minimum: 1)
+            case "indexer.flush_entries": indexer.flushEntries = try Self.int(text, key, minimum: 1)
+            case "indexer.compaction_fanin": indexer.compactionFanIn = try Self.int(text, key, minimum: 2, maximum: 1024)
+            case "indexer.max_unindexed_bytes":
+                let bytes = try Self.int(text, key, minimum: 0)
+                indexer.maxUnindexedBytes = bytes == 0 ? .max : bytes
+            case "cache.dir":
+                guard !text.isEmpty else { throw Invalid(description: "cache.dir must not be empty") }
+                cache.dir = text
+            case "cache.memory_bytes": cache.memoryBytes = try Self.int(text, key, minimum: 0)
+            case "cache.disk_bytes": cache.diskBytes = try Self.int(text, key, minimum: 0)
+            case "cache.max_pinned_bytes": cache.maxPinnedBytes = try Self.int(text, key, minimum: 0)
             case "auth.keys_file": keysFile = text.isEmpty ? nil : text
             case "manifest.poll_interval_ms": pollIntervalMillis = try Self.int(text, key, minimum: 0)
             case "observability.log_format": logFormat = text
@@ -114,5 +136,22 @@ public struct ServerConfig: Sendable, Equatable {
             throw Invalid(description: "limits.max_inflight_request_bytes (\(limits.maxInflightRequestBytes)) must be at least server.max_body_bytes (\(limits.maxBodyBytes)), or no body of the largest size could ever be accepted")
         }
         try s3.validate(backend: storageBackend)
+        if let pinned = cache.maxPinnedBytes, pinned > cache.diskBytes {
+            throw Invalid(description: "cache.max_pinned_bytes (\(pinned)) must not exceed cache.disk_bytes (\(cache.diskBytes)): pinned objects live in the disk cache")
+        }
     }
+}
+
+/// The `[cache]` keys: memory → disk → bucket (ARCHITECTURE.md §9), used with backend `s3`.
+public struct CacheSettings: Sendable, Equatable {
+    /// Folder of the disk cache and its catalog (created if missing).
+    public var dir = "./lagoon-cache"
+    public var memoryBytes = 1 << 30
+    public var diskBytes = 10 << 30
+    /// Disk bytes pinned namespaces may hold; unset = half of `diskBytes`.
+    public var maxPinnedBytes: Int?
+
+    public init() {}
+
+    public var pinnedBytes: Int { maxPinnedBytes ?? diskBytes / 2 }
 }

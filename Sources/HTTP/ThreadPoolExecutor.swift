@@ -1,10 +1,10 @@
-import Foundation
+public import Foundation
 
 /// A `TaskExecutor` backed by its own threads, so CPU-heavy engine work (queries, explain,
 /// recall, write decoding) runs there instead of on Swift's cooperative pool, which also
 /// serves every cheap request: with the work here, `/healthz` stays responsive while all
 /// pool threads are busy. Threads start on demand, up to `threads`, and exit after idling.
-final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
+public final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
     let threads: Int
     private let idleExit: TimeInterval
     private let name: String
@@ -15,14 +15,14 @@ final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
     private var alive = 0
     private var idle = 0
 
-    init(threads: Int, name: String = "lagoon-query", idleExit: TimeInterval = 5) {
+    public init(threads: Int, name: String = "lagoon-query", idleExit: TimeInterval = 5) {
         precondition(threads > 0)
         self.threads = threads
         self.name = name
         self.idleExit = idleExit
     }
 
-    func enqueue(_ job: UnownedJob) {
+    public func enqueue(_ job: UnownedJob) {
         condition.lock()
         jobs.append(job)
         // More queued jobs than sleeping threads to take them: start another thread.

@@ -13,6 +13,9 @@ public struct LagoonError: Error, Sendable, CustomStringConvertible {
         case tooLarge
         /// The object store cannot be reached (503). Retryable.
         case unavailable
+        /// The server asks the client to slow down (429 with `Retry-After`), e.g. writes while
+        /// the unindexed tail is over `[indexer] max_unindexed_bytes`. Retryable.
+        case tooManyRequests
     }
 
     public var code: Code

@@ -4,7 +4,6 @@ import Foundation
 import HTTP
 import Hummingbird
 import Logging
-import Store
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,20 +21,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The sample file to load with --sample.") var sampleFile = "Fixtures/sample/wordnet-sample.jsonl"
 
     func run() async throws {
-        var settings = try ServerConfig.load(file: config)
+        var (settings, logger) = try NodeSetup.configure(file: config)
         if let root { settings.storageRoot = root }
         if let listen {
             try settings.setListen(listen)
             settings.listenExplicit = true
-        }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
-        let logger = Logger(label: "lagoon")
-        for key in settings.unknownKeys.sorted() {
-            logger.warning("ignoring unknown setting \(key) (not read by this version; check the spelling)")
         }
         let keys = try settings.keysFile.map { try APIKeys.load(path: $0) }
         if keys == nil {
@@ -45,31 +35,25 @@ struct Serve: AsyncParsableCommand {
             }
             logger.warning("no auth.keys_file configured: any bearer token is accepted (loopback only)")
         }
-        guard settings.storageBackend == "fs" else {
-            // Parsed and validated (ServerConfig.s3); the S3 store is wired in a later step.
-            throw ValidationError("storage.backend \"s3\" is not available in this build yet; use \"fs\"")
-        }
-        try FileManager.default.createDirectory(atPath: settings.storageRoot, withIntermediateDirectories: true)
-        let store = InstrumentedStore(try FileSystemStore(path: settings.storageRoot))
-        var options = EngineOptions()
-        options.pollInterval = .milliseconds(settings.pollIntervalMillis)
-        options.prefix = settings.storagePrefix
-        let engine = Engine(store: store, options: options)
-        if settings.embeddedIndexer {
-            logger.notice("server.embedded_indexer is set, but this version has no indexer yet: every query scans the WAL tail exactly")
-        }
+        let storage = try await NodeSetup.storage(settings)
+        let engine = Engine(store: storage.store, options: storage.options)
         if sample {
             let loaded = try await SampleLoader.loadIfMissing(engine: engine, file: sampleFile)
             logger.info("\(loaded ? "loaded" : "found") sample namespace \(SampleLoader.namespace)")
         }
+        let indexer = settings.embeddedIndexer ? NodeSetup.startIndexer(engine, logger: logger) : nil
+        defer { indexer?.cancel() }
+        if indexer == nil {
+            logger.notice("server.embedded_indexer = false: run `lagoon worker` against this store, or writes stop with 429 once a namespace's unindexed tail passes indexer.max_unindexed_bytes")
+        }
         let host = settings.listenHost
-        let storageRoot = settings.storageRoot
+        let location = storage.location
         let showSample = sample
         let app = LagoonServer.application(
             engine: engine, keys: keys, host: host, port: settings.listenPort, limits: settings.limits,
-            metrics: Metrics(store: store), logger: logger,
+            metrics: Metrics(store: storage.instrumented), logger: logger,
             onServerRunning: { port in
-                var banner = "lagoon listening on http://\(host):\(port) (storage: \(storageRoot))\n"
+                var banner = "lagoon listening on http://\(host):\(port) (storage: \(location))\n"
                 if showSample { banner += SampleLoader.tryThis(host: host, port: port) + "\n" }
                 FileHandle.standardOutput.write(Data(banner.utf8))
             })
