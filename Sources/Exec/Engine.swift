@@ -368,7 +368,7 @@ public final class Engine: Sendable {
         let index: JSONValue = unindexedBytes == 0
             ? .object(JSONObject([("status", .string("up-to-date"))]))
             : .object(JSONObject([("status", .string("updating")), ("unindexed_bytes", .int(Int64(unindexedBytes))),
-                                  ("unindexed_rows", .int(Int64(manifest.rowCount)))]))
+                                  ("unindexed_rows", .int(Int64(manifest.wal.reduce(0) { $0 + ($1.seq > manifest.indexedThroughSeq ? $1.events : 0) })))]))
         return .object(JSONObject([
             ("approx_logical_bytes", .int(Int64(manifest.logicalBytes))),
             ("approx_row_count", .int(Int64(manifest.rowCount))),
