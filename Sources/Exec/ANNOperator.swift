@@ -91,7 +91,8 @@ public final class ANNOperator: OperatorBase, PhysicalOperator {
         let name = sources[source].label
         let lists = min(index.listCount, probes ?? index.probes(forRecall: recallTarget))
         let expectedScan = index.vectorCount * lists / max(1, index.listCount)
-        if count <= expectedScan {
+        // The exact path reads the segment's vectors, which an unfiltered query does not load.
+        if count <= expectedScan, view.segment.vectors != nil {
             actuals.notes.append("\(name): exact over \(count) candidates (fewer than the ~\(expectedScan) vectors \(lists) lists hold)")
             var rows: [Int32] = []
             rows.reserveCapacity(count)

@@ -12,8 +12,10 @@ public enum QueryParts {
         func rank(_ rankBy: RankBy) {
             switch rankBy {
             case .vector(let mode, _):
-                request.vectors = true
+                // An ANN query without a filter reads a segment's IVF lists only (they hold the
+                // vectors); a filter may choose an exact scan of its rows, which reads the vectors.
                 request.vectorIndex = mode == .ann
+                request.vectors = mode != .ann || query.filter != nil
             case .attribute(let name, _): request.columns?.insert(name)
             case .bm25(let attribute, _):
                 if let fts = config.schema[attribute]?.fullTextSearch { request.textIndexes[attribute] = fts }

@@ -96,7 +96,7 @@ public final class Segment: Sendable {
     /// Whether every requested part that exists is already in memory (the common, hot case).
     public func hasLoaded(_ request: SegmentPartRequest) -> Bool {
         loaded.withLock { state in
-            if request.vectors, parts["vectors"] != nil, state.vectors == nil { return false }
+            if request.vectors || (request.vectorIndex && parts["ivf"] == nil), parts["vectors"] != nil, state.vectors == nil { return false }
             if request.vectorIndex, parts["ivf"] != nil, state.vectorIndex == nil { return false }
             for (name, config) in request.textIndexes where state.textIndexes[name]?.0 != config { return false }
             let columns = request.columns.map { Array($0) } ?? meta.attributes
@@ -111,7 +111,9 @@ public final class Segment: Sendable {
             let columns = (request.columns.map { Array($0) } ?? meta.attributes)
                 .filter { parts["column/\($0)"] != nil && state.columns[$0] == nil }
             let texts = request.textIndexes.filter { state.textIndexes[$0.key]?.0 != $0.value }.map { ($0.key, $0.value) }
-            return (request.vectors && state.vectors == nil && parts["vectors"] != nil, columns, texts)
+            // Without an index an ANN query scans the segment exactly: it needs the vectors.
+            let needsVectors = request.vectors || (request.vectorIndex && parts["ivf"] == nil)
+            return (needsVectors && state.vectors == nil && parts["vectors"] != nil, columns, texts)
         }
         // A text index built with other tokenizer settings (or not at all) is rebuilt from the
         // column in memory meanwhile: pending, never failing (ARCHITECTURE.md §2).
@@ -131,7 +133,8 @@ public final class Segment: Sendable {
             if wantsIndex {
                 group.addTask {
                     let bytes = try await Self.fetch("ivf", self.parts, key: self.key, store: store)
-                    let index = try IVFIndex(decoding: bytes, object: self.key + "#ivf")
+                    // The part's checksum was just verified; the lists need no second pass.
+                    let index = try IVFIndex(decoding: bytes, object: self.key + "#ivf", verifyLists: false)
                     self.loaded.withLock { $0.vectorIndex = index; $0.bytes += bytes.count }
                 }
             }

@@ -130,8 +130,8 @@ import Testing
             // bounds are loose; a starved server (the old code) misses them by seconds. The
             // tight bounds (100 ms) are checked against a real server in tests/e2e/test_http_limits.py.
             samples.sort()
-            #expect(samples[samples.count / 2] < .milliseconds(250), "/healthz latencies \(samples)")
-            #expect(samples[samples.count - 1] < .seconds(3), "/healthz latencies \(samples)")
+            #expect(samples[samples.count / 2] < .seconds(1), "/healthz latencies \(samples)")
+            #expect(samples[samples.count - 1] < .seconds(5), "/healthz latencies \(samples)")
         }
     }
 
