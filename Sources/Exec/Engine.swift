@@ -17,6 +17,9 @@ public struct EngineOptions: Sendable {
     public var indexer = IndexerOptions()
     /// The recall@10 ANN queries aim for (`[query] ann_recall_target`).
     public var annRecallTarget = 0.95
+    /// Manifest versions kept per namespace (history and `as_of` reach this far back); older
+    /// ones are deleted by the indexer pass (`[manifest] retain_versions`; 0 keeps all).
+    public var retainVersions = 1000
     /// Bytes of write requests one namespace's group-commit queue may hold (queued plus in
     /// flight); beyond it writes answer 503 (`unavailable`, retryable).
     public var maxQueuedWriteBytes = 256 * 1024 * 1024
@@ -487,6 +490,9 @@ public final class Engine: Sendable {
             || (manifest.unindexedBytes > 0 && Self.age(of: manifest) >= options.indexer.flushInterval)
         if due, case (.published, _) = try await indexer.flush(snapshot) {
             published = true
+        }
+        if published, options.retainVersions > 0, let newest = try await replica.snapshot(strong: true)?.manifest.version {
+            try await manifests.pruneVersions(namespace, newest: newest, keep: options.retainVersions)
         }
         if let fresh = try await replica.snapshot(strong: true), fresh.manifest.segmentList.count >= options.indexer.compactionFanIn {
             if case (.published, _) = try await indexer.compact(fresh, fanIn: options.indexer.compactionFanIn) {

@@ -22,6 +22,10 @@ public struct ServerConfig: Sendable {
     public var s3 = S3Settings()
     public var keysFile: String?
     public var pollIntervalMillis = 1000
+    /// `[manifest] retain_versions`: versions kept per namespace (0 keeps all).
+    public var retainVersions = 1000
+    /// `[query] ann_recall_target`: the recall@10 ANN queries aim for.
+    public var annRecallTarget = 0.95
     /// Body size, bytes in flight, query threads and budgets (`server.max_body_bytes`, `[limits]`).
     public var limits = ServerLimits()
     public var logFormat = "text"
@@ -99,6 +103,12 @@ public struct ServerConfig: Sendable {
             case "cache.max_pinned_bytes": cache.maxPinnedBytes = try Self.int(text, key, minimum: 0)
             case "auth.keys_file": keysFile = text.isEmpty ? nil : text
             case "manifest.poll_interval_ms": pollIntervalMillis = try Self.int(text, key, minimum: 0)
+            case "manifest.retain_versions": retainVersions = try Self.int(text, key, minimum: 0)
+            case "query.ann_recall_target":
+                guard let target = Double(text), target > 0, target <= 1 else {
+                    throw Invalid(description: "query.ann_recall_target must be a number in (0, 1], got \(text)")
+                }
+                annRecallTarget = target
             case "observability.log_format": logFormat = text
             default:
                 unknownKeys.append(key)

@@ -93,14 +93,51 @@ public struct ManifestStore: Sendable {
         let bytes = try ManifestCodec.encode(next)
         do {
             try await store.put(key, bytes, condition: .ifAbsent)
-            return .committed
         } catch let error as StoreError where error.code == .preconditionFailed {
-            if let existing = try await read(next.namespace, version: next.version),
-               existing.commitToken == next.commitToken {
-                return .committed
-            }
+            guard let existing = try await read(next.namespace, version: next.version),
+                  existing.commitToken == next.commitToken else { return .lostRace }
+        }
+        // Retention fencing (Specs/protocol/commit.md §Retention): retention deletes old
+        // versions in ascending order and never the newest ones, so a version whose
+        // predecessor is gone was created by a writer whose snapshot retention had already
+        // passed. That version is void: remove it (no reader ever takes it for the newest, as
+        // newer versions exist) and report a lost race, so the writer re-reads and re-resolves.
+        guard try await predecessorIsRetained(next.version, l) else {
+            try? await store.delete(key)
             return .lostRace
         }
+        return .committed
+    }
+
+    /// Whether `version`'s predecessor still exists; for version 1, that no later version does.
+    private func predecessorIsRetained(_ version: UInt64, _ l: NamespaceLayout) async throws -> Bool {
+        if version > 1 { return try await store.head(l.manifestKey(version - 1)) != nil }
+        let first = try await store.list(prefix: l.manifestPrefix, cursor: nil, limit: 2).objects
+        return !first.contains { (UInt64($0.key.dropFirst(l.manifestPrefix.count)) ?? 0) > 1 }
+    }
+
+    /// Deletes manifest versions older than the newest `keep`, oldest first (the order the
+    /// commit fencing relies on). Returns how many were deleted. Objects those versions
+    /// reference are garbage collection's business (history, `as_of` and branches still
+    /// reading them are why it is separate).
+    @discardableResult
+    public func pruneVersions(_ namespace: String, newest: UInt64, keep: Int) async throws -> Int {
+        guard keep > 0, newest > UInt64(keep) else { return 0 }
+        let l = layout(namespace)
+        let floor = newest - UInt64(keep)
+        var deleted = 0
+        var cursor: String? = nil
+        repeat {
+            let page = try await store.list(prefix: l.manifestPrefix, cursor: cursor, limit: 1000)
+            for object in page.objects {
+                guard let version = UInt64(object.key.dropFirst(l.manifestPrefix.count)) else { continue }
+                guard version <= floor else { return deleted }
+                try await store.delete(object.key)
+                deleted += 1
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return deleted
     }
 
     /// Moves the CURRENT hint forward to `version` (never backward). Best effort: a failure

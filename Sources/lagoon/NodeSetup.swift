@@ -40,6 +40,8 @@ enum NodeSetup {
         var options = EngineOptions()
         options.pollInterval = .milliseconds(settings.pollIntervalMillis)
         options.indexer = settings.indexer
+        options.retainVersions = settings.retainVersions
+        options.annRecallTarget = settings.annRecallTarget
         switch settings.storageBackend {
         case "s3":
             let s = settings.s3
