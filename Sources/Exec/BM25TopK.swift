@@ -93,9 +93,7 @@ struct BM25TopK {
                     pruned = true
                     break
                 }
-                let before = active[i].cursor.currentBlock
                 active[i].cursor.seek(row)
-                if let before, let after = active[i].cursor.currentBlock, after.byteOffset != before.byteOffset { skippedBlocks += 1 }
                 if active[i].cursor.doc == row {
                     let s = score(idf: active[i].idf, tf: Float(active[i].cursor.termFrequency), length: length, averageLength: averageLength)
                     contributions[active[i].t] = s
@@ -114,6 +112,7 @@ struct BM25TopK {
             }
             for t in inTermOrder { contributions[t] = 0 }
         }
+        skippedBlocks += active.reduce(0) { $0 + $1.cursor.skippedBlocks }
         return candidates
     }
 }

@@ -74,6 +74,7 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
                 var examined = 0, skipped = 0
                 let rows = pruning.scoreSegment(view, floor: &floor, examined: &examined, skippedBlocks: &skipped)
                 actuals.rowsExamined += examined
+                actuals.notes.append("\(source.label): MaxScore examined \(examined) rows, skipped \(skipped) posting blocks, kept \(rows.count)")
                 found.append((index, rows))
             }
         }

@@ -11,6 +11,8 @@ public struct PostingCursor {
     private var frequencies: [UInt32] = []
     private var position = 0
     public private(set) var doc: Int32 = end
+    /// Blocks `seek` passed over without decoding them.
+    public private(set) var skippedBlocks = 0
 
     public init(index: SegmentTextIndex, term: SegmentTextIndex.Term) {
         self.index = index
@@ -50,7 +52,10 @@ public struct PostingCursor {
         guard doc < target else { return }
         if index.blocks[block].lastRow < target {
             block += 1
-            while block < blocks.upperBound, index.blocks[block].lastRow < target { block += 1 }
+            while block < blocks.upperBound, index.blocks[block].lastRow < target {
+                block += 1
+                skippedBlocks += 1
+            }
             load()
             guard doc < target else { return }
         }
