@@ -49,8 +49,10 @@ struct ExactVectorScorer {
         case .tail(let projection):
             guard let vectors = projection.vectors else { return nil }
             let candidates = input.rows.filter { projection.hasVector[Int($0)] }
-            return candidates.isEmpty ? nil :
-                RowBatch(source: input.source, rows: candidates, scores: distances(candidates, vectors, projection.inverseNorms))
+            guard !candidates.isEmpty else { return nil }
+            // Vectors are stored by slot (rows without one take no space); slots grow with rows.
+            let slots = candidates.map { projection.vectorSlot[Int($0)] }
+            return RowBatch(source: input.source, rows: candidates, scores: distances(slots, vectors, projection.inverseNorms))
         case .segment(let view):
             return segmentDistances(input, view.segment.vectors)
         }

@@ -14,10 +14,13 @@ public struct NamespaceProjection: Sendable {
     public private(set) var ids: [DocumentID] = []
     public private(set) var alive: [Bool] = []
     public private(set) var liveCount = 0
-    /// Row-major vectors; rows without a vector hold zeros and `hasVector` false.
+    /// Row-major vectors of the rows that have one, in row order (rows without a vector take
+    /// no space: a 16,384-d namespace does not pay 64 KB for a row without a vector).
     public private(set) var vectors: ChunkedColumn<Float>?
     public private(set) var hasVector: [Bool] = []
-    /// 1/‖v‖ per row (0 for zero vectors), for cosine distance.
+    /// The position of each row's vector in `vectors` (-1: none); increasing with the row.
+    public private(set) var vectorSlot: [Int32] = []
+    /// 1/‖v‖ per stored vector (0 for zero vectors), for cosine distance.
     public private(set) var inverseNorms: ChunkedColumn<Float> = ChunkedColumn()
     public private(set) var columns: [String: ChunkedColumn<AttributeValue>] = [:]
     public private(set) var textIndexes: [String: TextIndex] = [:]
@@ -57,8 +60,13 @@ public struct NamespaceProjection: Sendable {
             let v = column[row]
             if !v.isNull { attributes[name] = v }
         }
-        let vector = hasVector[row] ? vectors?.rowArray(row) : nil
-        return Document(id: ids[row], vector: vector, attributes: attributes)
+        return Document(id: ids[row], vector: vector(row: row), attributes: attributes)
+    }
+
+    /// The vector of a row, if it has one.
+    public func vector(row: Int) -> [Float]? {
+        let slot = vectorSlot[row]
+        return slot < 0 ? nil : vectors?.rowArray(Int(slot))
     }
 
     /// Applies a committed entry's config and events. Entries must arrive in sequence order.
@@ -157,20 +165,15 @@ public struct NamespaceProjection: Sendable {
         logicalBytes += Self.approximateBytes(document)
 
         if let vector = document.vector {
-            if vectors == nil {
-                var column = ChunkedColumn<Float>(width: vector.count)
-                let zeros = [Float](repeating: 0, count: vector.count)
-                for _ in 0..<Int(row) { column.append(contentsOf: zeros) }
-                vectors = column
-            }
+            if vectors == nil { vectors = ChunkedColumn<Float>(width: vector.count) }
+            vectorSlot.append(Int32(vectors!.count))
             vectors!.append(contentsOf: vector)
             var squared: Float = 0
             for x in vector { squared += x * x }
             inverseNorms.append(squared > 0 ? 1 / squared.squareRoot() : 0)
             hasVector.append(true)
         } else {
-            if let width = vectors?.width { vectors!.append(contentsOf: [Float](repeating: 0, count: width)) }
-            inverseNorms.append(0)
+            vectorSlot.append(-1)
             hasVector.append(false)
         }
 

@@ -51,7 +51,7 @@ public enum RowSource: Sendable {
         switch self {
         case .segment(let view): return view.segment.vectors?.vector(ofRow: row)
         case .tail(let projection):
-            return projection.hasVector[row] ? projection.vectors?.rowArray(row) : nil
+            return projection.vector(row: row)
         }
     }
 
