@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "LogTests", dependencies: ["Log", "Store", "LagoonTestSupport"]),
         .testTarget(name: "SegmentsTests", dependencies: ["Segments", "LagoonTestSupport"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "LagoonTestSupport"]),
-        .testTarget(name: "ExecTests", dependencies: ["Exec", "Planner", "LagoonTestSupport"]),
+        .testTarget(name: "ExecTests", dependencies: ["Exec", "Planner", "Segments", "LagoonTestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: [
             "HTTP", "LagoonTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -22,7 +22,7 @@ public struct NamespaceProjection: Sendable {
     public private(set) var vectorSlot: [Int32] = []
     /// 1/‖v‖ per stored vector (0 for zero vectors), for cosine distance.
     public private(set) var inverseNorms: ChunkedColumn<Float> = ChunkedColumn()
-    public private(set) var columns: [String: ChunkedColumn<AttributeValue>] = [:]
+    public private(set) var columns: [String: SparseColumn] = [:]
     public private(set) var textIndexes: [String: TextIndex] = [:]
     public private(set) var rowForID: [DocumentID: Int32] = [:]
     /// Every id an applied event touched: these shadow older copies in segments.
@@ -177,13 +177,8 @@ public struct NamespaceProjection: Sendable {
             hasVector.append(false)
         }
 
-        for (name, value) in document.attributes where columns[name] == nil && !value.isNull {
-            var column = ChunkedColumn<AttributeValue>()
-            for _ in 0..<Int(row) { column.append(.null) }
-            columns[name] = column
-        }
-        for name in Array(columns.keys) {
-            columns[name]!.append(document.attributes[name] ?? .null)
+        for (name, value) in document.attributes where !value.isNull {
+            columns[name, default: SparseColumn()].append(row: Int(row), value)
         }
         for name in textIndexNames {
             textIndexes[name]!.add(row: row, value: document.attributes[name] ?? .null)

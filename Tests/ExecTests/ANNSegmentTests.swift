@@ -3,6 +3,7 @@ import Foundation
 import LagoonTestSupport
 import Log
 import Planner
+import Segments
 import Store
 import Testing
 
@@ -87,5 +88,23 @@ struct ANNSegmentTests {
             await #expect(throws: LagoonError.self) { _ = try await engine.query("missing-\(i)", body: .object(JSONObject())) }
         }
         #expect(engine.residentNamespaces == 0)
+    }
+}
+
+@Suite struct SparseTailTests {
+    @Test("one row with many attributes does not make later rows pay for them")
+    func wideRowThenNarrowRows() async throws {
+        let engine = Engine(store: MemoryStore())
+        let wide = (0..<2000).map { #""a\#($0)": \#($0)"# }.joined(separator: ", ")
+        _ = try await engine.write("ns", body: try JSONParser.parse(Array(#"{"upsert_rows": [{"id": 0, \#(wide)}]}"#.utf8)))
+        for i in 1...20 {
+            _ = try await engine.write("ns", body: try JSONParser.parse(Array(#"{"upsert_rows": [{"id": \#(i), "b": \#(i)}]}"#.utf8)))
+        }
+        let tail = try await engine.snapshot("ns").projection
+        #expect(tail.columns["a7"]?.count == 1, "only the row that has a7 stores it")
+        #expect(tail.columns["b"]?.count == 20)
+        #expect(tail.value("a7", row: 0) == .int(7) && tail.value("a7", row: 5) == .null)
+        let rows = try await engine.query("ns", body: try JSONParser.parse(Array(#"{"filters": ["a1999", "Eq", 1999], "top_k": 5}"#.utf8)))
+        #expect(rows.objectValue?["rows"]?.arrayValue?.count == 1)
     }
 }

@@ -1,0 +1,33 @@
+public import Log
+
+/// One attribute of the WAL-tail projection: the rows that hold a non-null value, in row
+/// order, and their values. Rows without a value take no space, so one row with 10,000
+/// attributes does not make every later row pay for 10,000 null cells. Built on
+/// `ChunkedColumn`, so a snapshot's copy stays O(1) while the owner appends.
+public struct SparseColumn: Sendable {
+    private var rows = ChunkedColumn<Int32>()
+    private var values = ChunkedColumn<AttributeValue>()
+
+    public init() {}
+
+    /// Records `value` for `row`; rows arrive in increasing order; null is not stored.
+    public mutating func append(row: Int, _ value: AttributeValue) {
+        guard !value.isNull else { return }
+        rows.append(Int32(row))
+        values.append(value)
+    }
+
+    /// The value of a row (null when it has none): a binary search over the rows with values.
+    public subscript(row: Int) -> AttributeValue {
+        var lo = 0, hi = rows.count
+        let target = Int32(row)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if rows[mid] < target { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < rows.count && rows[lo] == target ? values[lo] : .null
+    }
+
+    /// Rows holding a value.
+    public var count: Int { rows.count }
+}
