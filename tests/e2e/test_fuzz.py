@@ -1,12 +1,13 @@
 """Seeded fuzz harness: structured mutations of valid write and query bodies.
 
-Each case starts from a valid write or query body for a small namespace (4-d vectors, a
+Each case starts from a valid body (write, query, explain_query, schema change or
+_debug/recall) for a small namespace (4-d vectors, a
 full-text title, ints, floats, string arrays, bools, datetimes) and applies 1-4 mutations:
 drop / duplicate / retype fields, huge, negative and non-finite numbers (as raw JSON literals
-such as 1e400 and NaN), deep nesting within the parser's limit, bad UTF-8 and bad \\u escapes,
+such as 1e400 and NaN), gzip (also truncated) and unknown encodings, deep nesting within the parser's limit, bad UTF-8 and bad \\u escapes,
 wrong vector dimensions, random filter and rank_by trees, nulls. Every answer must be 2xx or
 4xx, the server must stay alive, and a rejected write (4xx) must change nothing: the
-namespace's rows (a checksum of an id-ordered full read) are the same before and after.
+namespace's schema and rows (a checksum of an id-ordered full read) are the same before and after.
 
 Replay: the run is deterministic for a seed (case i draws from Random(f"{seed}:{i}")).
   LAGOON_FUZZ_SEED    seed (default 6; a failure prints it with the case index)
@@ -16,6 +17,7 @@ Replay: the run is deterministic for a seed (case i draws from Random(f"{seed}:{
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -287,15 +289,52 @@ def mutate(rng: random.Random, body):
     return body
 
 
+def valid_schema(rng: random.Random) -> dict:
+    """A body for POST /v1/namespaces/{ns}/schema."""
+    options = {"type": "string", "full_text_search": rng.choice([True, {"k1": 1.5, "b": 0.5, "stemming": True}])}
+    return rng.choice([{"title": options}, {"n": "int", "extra": "[]uint"}, {"f": {"type": "float", "filterable": True}}])
+
+
+def valid_recall(rng: random.Random) -> dict:
+    body: dict = {"num": rng.randrange(1, 5), "top_k": rng.randrange(1, 20)}
+    if rng.random() < 0.5:
+        body["filters"] = ["n", "Gt", 0]
+    return body
+
+
+# kind -> (share of cases, path under /v2/namespaces/{ns} or /v1/namespaces/{ns}, valid body)
+KINDS = {
+    "write": (0.36, "/v2/namespaces/{ns}", valid_write),
+    "query": (0.40, "/v2/namespaces/{ns}/query", valid_query),
+    "explain": (0.10, "/v2/namespaces/{ns}/explain_query", valid_query),
+    "schema": (0.08, "/v1/namespaces/{ns}/schema", valid_schema),
+    "recall": (0.06, "/v1/namespaces/{ns}/_debug/recall", valid_recall),
+}
+CHANGES_NAMESPACE = {"write", "schema"}
+
+
 def make_case(seed: int, index: int):
-    """(kind, namespace, body) for case `index`: the same for the same seed, always."""
+    """(kind, path, body) for case `index`: the same for the same seed, always."""
     rng = random.Random(f"{seed}:{index}")
-    kind = "write" if rng.random() < 0.4 else "query"
-    body = valid_write(rng) if kind == "write" else valid_query(rng)
+    kind = rng.choices(list(KINDS), weights=[k[0] for k in KINDS.values()])[0]
+    _, path, valid = KINDS[kind]
+    body = valid(rng)
     for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
         body = mutate(rng, body)
-    ns = NS if rng.random() < 0.95 else rng.choice(["fuzz-never-created", "bad/name", "x" * 129, ".."])
-    return kind, ns, body
+    ns = NS if rng.random() < 0.95 else rng.choice(["fuzz-never-created", "bad%2Fname", "x" * 129, "..", "%C3%A9"])
+    encoding = rng.choices(["identity", "gzip", "gzip-truncated", "deflate"], weights=[92, 5, 2, 1])[0]
+    return kind, path.format(ns=ns), body, encoding
+
+
+def encoded(data: bytes, encoding: str) -> tuple[bytes, dict]:
+    """The body as sent and its Content-Encoding header (truncated gzip keeps the header)."""
+    if encoding == "identity":
+        return data, {}
+    if encoding == "gzip-truncated":
+        return gzip.compress(data)[: max(1, len(data) // 3)], {"Content-Encoding": "gzip"}
+    if encoding == "deflate":
+        return data, {"Content-Encoding": "deflate"}
+    return gzip.compress(data), {"Content-Encoding": "gzip"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,8 +347,8 @@ class Target:
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
 
-    def post(self, path: str, data: bytes) -> requests.Response:
-        return self.session.post(self.url + path, data=data, timeout=60)
+    def post(self, path: str, data: bytes, headers: dict | None = None) -> requests.Response:
+        return self.session.post(self.url + path, data=data, headers=headers, timeout=60)
 
     def alive(self) -> bool:
         try:
@@ -318,14 +357,17 @@ class Target:
             return False
 
     def checksum(self) -> tuple[int, str]:
-        """(row count, sha256 of every row in id order with all attributes)."""
+        """(row count, sha256 of the schema and every row in id order with all attributes)."""
         r = self.post(f"/v2/namespaces/{NS}/query", json.dumps(
             {"top_k": 1000, "include_attributes": True, "rank_by": ["id", "asc"]}).encode())
         if r.status_code == 404:
             return 0, "absent"
         assert r.status_code == 200, f"checksum query failed: {r.status_code} {r.text[:300]}"
         rows = r.json()["rows"]
-        return len(rows), hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+        schema = self.session.get(f"{self.url}/v1/namespaces/{NS}/schema", timeout=60)
+        assert schema.status_code == 200, f"schema read failed: {schema.status_code} {schema.text[:300]}"
+        digest = hashlib.sha256(json.dumps([schema.json(), rows], sort_keys=True).encode()).hexdigest()
+        return len(rows), digest
 
 
 def test_fuzz_bodies(server_factory):
@@ -344,15 +386,14 @@ def test_fuzz_bodies(server_factory):
     for index in range(CASES):
         if time.monotonic() - started > SECONDS:
             break
-        kind, ns, body = make_case(SEED, index)
-        data = body_bytes(body)
-        path = f"/v2/namespaces/{ns}" + ("" if kind == "write" else "/query")
+        kind, path, body, encoding = make_case(SEED, index)
+        data, headers = encoded(body_bytes(body), encoding)
         if SHOW is not None and int(SHOW) == index:
-            print(f"case {index}: POST {path}\n{data.decode('utf-8', 'replace')}")
-        where = f"LAGOON_FUZZ_SEED={SEED} case {index}: POST {path} {data[:600]!r}"
+            print(f"case {index}: POST {path} ({encoding})\n{body_bytes(body).decode('utf-8', 'replace')}")
+        where = f"LAGOON_FUZZ_SEED={SEED} case {index}: POST {path} ({encoding}) {body_bytes(body)[:600]!r}"
         ran += 1
         try:
-            resp = t.post(path, data)
+            resp = t.post(path, data, headers)
         except requests.RequestException as e:
             alive = t.alive()
             failures.append(f"{where}\n  -> no answer ({e!r}); server alive: {alive}")
@@ -364,7 +405,7 @@ def test_fuzz_bodies(server_factory):
             failures.append(f"{where}\n  -> HTTP {status}: {resp.text[:300]}")
         else:
             counts["2xx" if status < 300 else "4xx"] += 1
-        if kind == "write" and ns == NS:
+        if kind in CHANGES_NAMESPACE and path.split("/")[3] == NS:
             after = t.checksum()
             if 400 <= status < 500 and after != state:
                 failures.append(f"{where}\n  -> rejected with {status} ({resp.text[:200]}) but the namespace changed: "
