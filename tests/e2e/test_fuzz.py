@@ -11,7 +11,7 @@ namespace's schema and rows (a checksum of an id-ordered full read) are the same
 
 Replay: the run is deterministic for a seed (case i draws from Random(f"{seed}:{i}")).
   LAGOON_FUZZ_SEED    seed (default 6; a failure prints it with the case index)
-  LAGOON_FUZZ_CASES   number of cases (default 3000)
+  LAGOON_FUZZ_CASES   number of cases (default 8000)
   LAGOON_FUZZ_SECONDS stop early after this long (default 150; the cases run so far count)
   LAGOON_FUZZ_SHOW    a case index: print that case's request and stop there
 """
@@ -31,7 +31,7 @@ import requests
 from conftest import API_KEY
 
 SEED = int(os.environ.get("LAGOON_FUZZ_SEED", "6"))
-CASES = int(os.environ.get("LAGOON_FUZZ_CASES", "3000"))
+CASES = int(os.environ.get("LAGOON_FUZZ_CASES", "8000"))
 SECONDS = float(os.environ.get("LAGOON_FUZZ_SECONDS", "150"))
 SHOW = os.environ.get("LAGOON_FUZZ_SHOW")
 DIM = 4

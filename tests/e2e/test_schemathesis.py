@@ -3,7 +3,7 @@
 
 Runs the schemathesis CLI (pip schemathesis, pinned in requirements.txt) in a subprocess on a
 server of its own, so the namespaces it creates and deletes touch no other test.
-Knobs: LAGOON_SCHEMATHESIS_EXAMPLES (examples per operation, default 40),
+Knobs: LAGOON_SCHEMATHESIS_EXAMPLES (examples per operation, default 80),
 LAGOON_SCHEMATHESIS_SEED (default: a fixed seed, so CI runs are reproducible).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from conftest import API_KEY, REPO
 from e2e_util import raw
 
 SPEC = REPO / "Specs" / "openapi.yaml"
-EXAMPLES = int(os.environ.get("LAGOON_SCHEMATHESIS_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("LAGOON_SCHEMATHESIS_EXAMPLES", "80"))
 SEED = int(os.environ.get("LAGOON_SCHEMATHESIS_SEED", "20261"))
 
 
