@@ -102,8 +102,17 @@ public struct Routes: Sendable {
             guard (1...1000).contains(pageSize) else {
                 throw LagoonError.invalid("page_size", "must be from 1 to 1000")
             }
+            // Both only ever hold (part of) a namespace name; checked here so that no other
+            // string reaches the object store's listing as a key prefix.
+            let prefix = query["prefix"].map(String.init) ?? ""
+            guard prefix.isEmpty || prefix == "." || prefix == ".." || NamespaceLayout.isValidName(prefix) else {
+                throw LagoonError.invalid("prefix", "must be up to 128 characters of A-Z a-z 0-9 - _ . (namespace names have no others)")
+            }
             let cursor = query["cursor"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-            return JSONResponse.ok(try await engine.listNamespaces(prefix: query["prefix"].map(String.init) ?? "", cursor: cursor, pageSize: pageSize))
+            if let cursor, !NamespaceLayout.isValidName(cursor) {
+                throw LagoonError.invalid("cursor", "must be a next_cursor of an earlier page (a namespace name)")
+            }
+            return JSONResponse.ok(try await engine.listNamespaces(prefix: prefix, cursor: cursor, pageSize: pageSize))
         }
         on(router, .get, "/v1/namespaces/:namespace/history") { request, context in
             let namespace = try context.parameters.require("namespace")
