@@ -320,6 +320,11 @@ public final class Engine: Sendable {
     public func recall(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let snapshot = try await snapshot(namespace)
         let object = body.objectValue ?? JSONObject()
+        for key in ["num", "top_k"] {
+            if let value = object[key], value != .null, value.intValue == nil {
+                throw LagoonError.invalid(key, "must be an integer, got \(value.kindName)")
+            }
+        }
         let num = Int(object["num"]?.intValue ?? 20)
         let topK = Int(object["top_k"]?.intValue ?? 10)
         guard (1...1000).contains(num) else { throw LagoonError.invalid("num", "must be from 1 to 1000") }

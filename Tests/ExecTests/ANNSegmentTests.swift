@@ -108,3 +108,16 @@ struct ANNSegmentTests {
         #expect(rows.objectValue?["rows"]?.arrayValue?.count == 1)
     }
 }
+
+@Suite struct RecallEndpointTests {
+    @Test func nonIntegerParametersAre400() async throws {
+        let engine = Engine(store: MemoryStore())
+        _ = try await engine.write("ns", body: try JSONParser.parse(Array(#"{"upsert_rows": [{"id": 1, "vector": [1, 0]}]}"#.utf8)))
+        for body in [#"{"num": "5"}"#, #"{"top_k": 2.5}"#] {
+            let error = await #expect(throws: LagoonError.self) { _ = try await engine.recall("ns", body: try JSONParser.parse(Array(body.utf8))) }
+            #expect(error?.code == .badRequest, "\(body)")
+        }
+        let fine = try await engine.recall("ns", body: try JSONParser.parse(Array(#"{"num": 3, "top_k": 1}"#.utf8)))
+        #expect(fine.objectValue?["avg_recall"]?.doubleValue == 1)
+    }
+}
