@@ -15,6 +15,8 @@ public struct EngineOptions: Sendable {
     public var prefix = ""
     /// Flush and compaction thresholds (used by `indexNow` and the background indexer).
     public var indexer = IndexerOptions()
+    /// The recall@10 ANN queries aim for (`[query] ann_recall_target`).
+    public var annRecallTarget = 0.95
     /// Bytes of write requests one namespace's group-commit queue may hold (queued plus in
     /// flight); beyond it writes answer 503 (`unavailable`, retryable).
     public var maxQueuedWriteBytes = 256 * 1024 * 1024
@@ -45,6 +47,19 @@ public final class Engine: Sendable {
             let created = NamespaceReplica(namespace: namespace, manifests: manifests, pollInterval: options.pollInterval)
             all[namespace] = created
             return created
+        }
+    }
+
+    /// Namespaces this engine holds state for (replicas).
+    public var residentNamespaces: Int { replicas.withLock { $0.count } }
+
+    /// Drops the replica of a name that does not exist (no committer uses it), so queries for
+    /// names that never existed leave no state behind.
+    func forgetIfUnused(_ namespace: String, _ replica: NamespaceReplica) {
+        let writing = committers.withLock { $0[namespace] != nil }
+        guard !writing else { return }
+        replicas.withLock { all in
+            if all[namespace] === replica { all[namespace] = nil }
         }
     }
 
@@ -87,7 +102,10 @@ public final class Engine: Sendable {
             return (snapshot, snapshot.manifest.wal.count)
         }
         let (snapshot, loaded) = try await replica.snapshotCountingLoads(strong: consistency == .strong)
-        guard let snapshot, !snapshot.manifest.isDeleted else { throw LagoonError(.notFound, "namespace \(namespace) not found") }
+        guard let snapshot, !snapshot.manifest.isDeleted else {
+            forgetIfUnused(namespace, replica)
+            throw LagoonError(.notFound, "namespace \(namespace) not found")
+        }
         return (snapshot, loaded)
     }
 
@@ -274,9 +292,12 @@ public final class Engine: Sendable {
         let vectors = view.segments.reduce(view.tail.vectors == nil ? 0 : view.tail.liveCount) {
             $0 + ($1.segment.hasVectors ? $1.visibleCount : 0)
         }
-        return SnapshotStatistics(liveRows: view.liveCount, config: snapshot.manifest.config, unindexedVectors: vectors,
-                                  segments: view.segments.map { SnapshotStatistics.Source(rows: $0.visibleCount) },
-                                  tailRows: view.tail.liveCount)
+        var statistics = SnapshotStatistics(liveRows: view.liveCount, config: snapshot.manifest.config, unindexedVectors: vectors,
+                                            segments: view.segments.map { SnapshotStatistics.Source(rows: $0.visibleCount) },
+                                            tailRows: view.tail.liveCount)
+        statistics.indexedVectors = view.segments.reduce(0) { $0 + ($1.segment.hasVectorIndex ? $1.visibleCount : 0) }
+        statistics.annRecallTarget = options.annRecallTarget
+        return statistics
     }
 
     /// Loads the segment parts the query reads, then plans and executes it.

@@ -7,18 +7,11 @@ public import Segments
 /// produces. Cosine distance is 1 − cos, using the stored 1/‖v‖ of each row.
 public final class ExactKNNOperator: OperatorBase, PhysicalOperator {
     private let child: any PhysicalOperator
-    private let sources: [RowSource]
-    private let metric: DistanceMetric
-    private let query: [Float]
-    private let inverseQueryNorm: Float
+    private let scorer: ExactVectorScorer
 
     public init(child: any PhysicalOperator, metric: DistanceMetric, query: [Float], context: ExecutionContext) {
         self.child = child
-        sources = context.sources
-        self.metric = metric
-        self.query = query
-        let norm = VectorDistance.squaredNorm(query).squareRoot()
-        inverseQueryNorm = norm > 0 ? 1 / norm : 0
+        scorer = ExactVectorScorer(sources: context.sources, metric: metric, query: query)
         super.init(children: [child])
     }
 
@@ -27,20 +20,39 @@ public final class ExactKNNOperator: OperatorBase, PhysicalOperator {
             while let input = try child.next() {
                 try Task.checkCancellation()
                 actuals.rowsExamined += input.count
-                precondition(input.source >= 0, "vector scans take batches of one source")
-                let scored: RowBatch?
-                switch sources[input.source] {
-                case .tail(let projection):
-                    guard let vectors = projection.vectors else { continue }
-                    let candidates = input.rows.filter { projection.hasVector[Int($0)] }
-                    scored = candidates.isEmpty ? nil :
-                        RowBatch(source: input.source, rows: candidates, scores: distances(candidates, vectors, projection.inverseNorms))
-                case .segment(let view):
-                    scored = segmentDistances(input, view.segment.vectors)
-                }
-                if let scored { return scored }
+                if let scored = scorer.score(input) { return scored }
             }
             return nil
+        }
+    }
+}
+
+/// Exact distances from one query vector to the rows of a batch (of one source), with the
+/// source's own vector layout: tail chunks, or a segment's contiguous matrix.
+struct ExactVectorScorer {
+    let sources: [RowSource]
+    let metric: DistanceMetric
+    let query: [Float]
+    let inverseQueryNorm: Float
+
+    init(sources: [RowSource], metric: DistanceMetric, query: [Float]) {
+        self.sources = sources
+        self.metric = metric
+        self.query = query
+        let norm = VectorDistance.squaredNorm(query).squareRoot()
+        inverseQueryNorm = norm > 0 ? 1 / norm : 0
+    }
+
+    func score(_ input: RowBatch) -> RowBatch? {
+        precondition(input.source >= 0, "vector scans take batches of one source")
+        switch sources[input.source] {
+        case .tail(let projection):
+            guard let vectors = projection.vectors else { return nil }
+            let candidates = input.rows.filter { projection.hasVector[Int($0)] }
+            return candidates.isEmpty ? nil :
+                RowBatch(source: input.source, rows: candidates, scores: distances(candidates, vectors, projection.inverseNorms))
+        case .segment(let view):
+            return segmentDistances(input, view.segment.vectors)
         }
     }
 

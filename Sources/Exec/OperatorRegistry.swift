@@ -34,6 +34,10 @@ public struct OperatorRegistry: Sendable {
             guard case .exactKNN(let metric, _, let query, _, _) = node.kind else { throw ExecutionError.mismatch(node) }
             return ExactKNNOperator(child: children[0], metric: metric, query: query, context: context)
         }
+        registry.register("ANN") { node, children, context in
+            guard case .ann(let metric, _, let query, let recallTarget, let probes, _) = node.kind else { throw ExecutionError.mismatch(node) }
+            return ANNOperator(child: children[0], metric: metric, query: query, recallTarget: recallTarget, probes: probes, context: context)
+        }
         registry.register("BM25") { node, _, context in
             guard case .bm25(let attribute, let terms, let k1, let b) = node.kind else { throw ExecutionError.mismatch(node) }
             return BM25Operator(attribute: attribute, terms: terms, k1: k1, b: b, context: context)
@@ -48,6 +52,7 @@ public struct OperatorRegistry: Sendable {
             guard case .topK(let k, let descending) = node.kind else { throw ExecutionError.mismatch(node) }
             // Top-k pushdown: BM25 directly below may prune rows that cannot reach the top k.
             if descending, let bm25 = children[0] as? BM25Operator { bm25.limit = k }
+            if !descending, let ann = children[0] as? ANNOperator { ann.limit = k }
             return TopKOperator(child: children[0], k: k, descending: descending, context: context)
         }
         registry.register("OrderByAttribute") { node, children, context in

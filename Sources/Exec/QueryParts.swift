@@ -11,7 +11,9 @@ public enum QueryParts {
         if let filter = query.filter { request.columns?.formUnion(filter.attributeNames) }
         func rank(_ rankBy: RankBy) {
             switch rankBy {
-            case .vector: request.vectors = true
+            case .vector(let mode, _):
+                request.vectors = true
+                request.vectorIndex = mode == .ann
             case .attribute(let name, _): request.columns?.insert(name)
             case .bm25(let attribute, _):
                 if let fts = config.schema[attribute]?.fullTextSearch { request.textIndexes[attribute] = fts }

@@ -8,6 +8,9 @@ public final class ScanOperator: OperatorBase, PhysicalOperator {
     private let sources: [RowSource]
     private var source = 0
     private var nextRow = 0
+    /// Sources an operator above reads by itself (an ANN operator with an index over all
+    /// visible rows of a segment): the scan emits nothing for them.
+    public var skipped: Set<Int> = []
 
     public init(context: ExecutionContext) {
         sources = context.sources
@@ -17,6 +20,11 @@ public final class ScanOperator: OperatorBase, PhysicalOperator {
     public func next() throws -> RowBatch? {
         try measured {
             while source < sources.count {
+                if skipped.contains(source) {
+                    source += 1
+                    nextRow = 0
+                    continue
+                }
                 let current = sources[source]
                 while nextRow < current.rowCount {
                     try Task.checkCancellation()

@@ -12,6 +12,12 @@ public struct PlanNode: Sendable, Equatable {
         /// Exact distances to the query vector. `annRequested` records that the query asked
         /// for ANN and why it runs exactly (`fallbackReason`).
         case exactKNN(metric: DistanceMetric, dimension: Int, query: [Float], annRequested: Bool, fallbackReason: String?)
+        /// Approximate nearest neighbours: each segment with an IVF index probes the lists that
+        /// reach `recallTarget` (or exactly `probes` lists when the query sets them), with the
+        /// filter's rows applied inside the lists, or scans the filter's rows exactly when they
+        /// are fewer than the lists would hold; segments without an index and the tail are
+        /// scanned exactly.
+        case ann(metric: DistanceMetric, dimension: Int, query: [Float], recallTarget: Double, probes: Int?, indexedVectors: Int)
         /// BM25 over one full-text attribute, namespace-wide statistics.
         case bm25(attribute: String, terms: [String], k1: Double, b: Double)
         case scoreSum
@@ -48,6 +54,7 @@ public struct PlanNode: Sendable, Equatable {
         case .scan: return "Scan"
         case .filter: return "Filter"
         case .exactKNN: return "ExactKNN"
+        case .ann: return "ANN"
         case .bm25: return "BM25"
         case .scoreSum: return "ScoreSum"
         case .scoreMax: return "ScoreMax"

@@ -5,11 +5,14 @@ public struct OperatorActuals: Sendable, Equatable {
     public var rows: Int
     public var nanoseconds: UInt64
     public var rowsExamined: Int
+    /// What the operator chose at run time, per source (e.g. an ANN strategy and its lists).
+    public var notes: [String]
 
-    public init(rows: Int = 0, nanoseconds: UInt64 = 0, rowsExamined: Int = 0) {
+    public init(rows: Int = 0, nanoseconds: UInt64 = 0, rowsExamined: Int = 0, notes: [String] = []) {
         self.rows = rows
         self.nanoseconds = nanoseconds
         self.rowsExamined = rowsExamined
+        self.notes = notes
     }
 }
 
@@ -29,6 +32,7 @@ public enum PlanRenderer {
             if let actuals, index < actuals.count {
                 let a = actuals[index]
                 line += " (actual rows=\(a.rows) examined=\(a.rowsExamined) time=\(formatMillis(a.nanoseconds))ms)"
+                if !a.notes.isEmpty { line += " [" + a.notes.joined(separator: "; ") + "]" }
             }
             index += 1
             lines.append(line)
@@ -54,6 +58,10 @@ public enum PlanRenderer {
         case .exactKNN(let metric, let dimension, _, let annRequested, let reason):
             var text = "metric=\(metric.rawValue) dims=\(dimension)"
             if annRequested { text += " ann_fallback=\"\(reason ?? "exact")\"" }
+            return text
+        case .ann(let metric, let dimension, _, let recallTarget, let probes, let indexed):
+            var text = "metric=\(metric.rawValue) dims=\(dimension) strategy=ivf indexed_vectors=\(indexed)"
+            text += probes.map { " probes=\($0)" } ?? " recall_target=\(recallTarget)"
             return text
         case .bm25(let attribute, let terms, let k1, let b):
             let quoted = terms.map { "\"\($0)\"" }.joined(separator: ",")
@@ -89,6 +97,7 @@ public enum PlanRenderer {
                 object["actual"] = .object(JSONObject([
                     ("rows", .int(Int64(a.rows))), ("rows_examined", .int(Int64(a.rowsExamined))),
                     ("time_ms", .double(Double(a.nanoseconds) / 1e6)),
+                    ("notes", .array(a.notes.map { .string($0) })),
                 ]))
             }
             index += 1

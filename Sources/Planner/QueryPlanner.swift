@@ -11,6 +11,10 @@ public struct SnapshotStatistics: Sendable {
     /// Visible rows per segment (oldest first) and in the WAL tail.
     public var segments: [Source]
     public var tailRows: Int
+    /// Vectors in segments that carry an IVF index (0: every ANN query scans exactly).
+    public var indexedVectors = 0
+    /// The recall ANN queries aim for (`[query] ann_recall_target`).
+    public var annRecallTarget = 0.95
 
     public struct Source: Sendable, Equatable {
         public var rows: Int
@@ -52,6 +56,13 @@ public enum QueryPlanner {
                 throw LagoonError.invalid("rank_by", "the namespace has no vectors to search")
             }
             let candidates = filtered(scan, .pre)
+            if mode == .ann, statistics.indexedVectors > 0 {
+                let ann = PlanNode(.ann(metric: metric, dimension: dimension, query: vector, recallTarget: statistics.annRecallTarget,
+                                        probes: query.annProbes, indexedVectors: statistics.indexedVectors),
+                                   children: [candidates], estimatedRows: min(k, candidates.estimatedRows))
+                ranked = PlanNode(.topK(k: k, descending: false), children: [ann], estimatedRows: min(k, ann.estimatedRows))
+                break
+            }
             let reason = mode == .ann ? "no vector index yet: \(statistics.unindexedVectors) vectors \(statistics.segments.isEmpty ? "in the WAL tail" : "in segments and the WAL tail") are scanned exactly" : nil
             let knn = PlanNode(.exactKNN(metric: metric, dimension: dimension, query: vector, annRequested: mode == .ann, fallbackReason: reason),
                                children: [candidates], estimatedRows: candidates.estimatedRows)

@@ -61,6 +61,7 @@ public struct NamespaceView: Sendable {
 
     /// Loads the requested parts of every segment.
     public func load(_ request: SegmentPartRequest, store: any ObjectStore) async throws {
+        guard !segments.allSatisfy({ $0.segment.hasLoaded(request) }) else { return }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for view in segments { group.addTask { try await view.segment.load(request, store: store) } }
             try await group.waitForAll()

@@ -6,6 +6,8 @@ import Synchronization
 /// The parts of a segment a query needs loaded before it runs.
 public struct SegmentPartRequest: Sendable, Equatable {
     public var vectors = false
+    /// The IVF index (ANN queries), when the segment has one.
+    public var vectorIndex = false
     /// Column names; nil means every column.
     public var columns: Set<String>? = []
     /// Full-text attributes and the tokenizer settings the query scores with.
@@ -21,6 +23,7 @@ public struct SegmentPartRequest: Sendable, Equatable {
 
     public mutating func formUnion(_ other: SegmentPartRequest) {
         vectors = vectors || other.vectors
+        vectorIndex = vectorIndex || other.vectorIndex
         if let mine = columns, let theirs = other.columns { columns = mine.union(theirs) } else { columns = nil }
         textIndexes.merge(other.textIndexes) { a, _ in a }
     }
@@ -40,6 +43,7 @@ public final class Segment: Sendable {
 
     struct Loaded {
         var vectors: SegmentVectors?
+        var vectorIndex: IVFIndex?
         var columns: [String: SegmentColumn] = [:]
         var textIndexes: [String: (FullTextConfig, SegmentTextIndex)] = [:]
         var bytes = 0
@@ -89,8 +93,20 @@ public final class Segment: Sendable {
 
     // MARK: Parts
 
+    /// Whether every requested part that exists is already in memory (the common, hot case).
+    public func hasLoaded(_ request: SegmentPartRequest) -> Bool {
+        loaded.withLock { state in
+            if request.vectors, parts["vectors"] != nil, state.vectors == nil { return false }
+            if request.vectorIndex, parts["ivf"] != nil, state.vectorIndex == nil { return false }
+            for (name, config) in request.textIndexes where state.textIndexes[name]?.0 != config { return false }
+            let columns = request.columns.map { Array($0) } ?? meta.attributes
+            return columns.allSatisfy { parts["column/\($0)"] == nil || state.columns[$0] != nil }
+        }
+    }
+
     /// Fetches the requested parts not yet in memory, in parallel.
     public func load(_ request: SegmentPartRequest, store: any ObjectStore) async throws {
+        let wantsIndex = request.vectorIndex && parts["ivf"] != nil && loaded.withLock { $0.vectorIndex == nil }
         let missing: (vectors: Bool, columns: [String], texts: [(String, FullTextConfig)]) = loaded.withLock { state in
             let columns = (request.columns.map { Array($0) } ?? meta.attributes)
                 .filter { parts["column/\($0)"] != nil && state.columns[$0] == nil }
@@ -110,6 +126,13 @@ public final class Segment: Sendable {
                     let bytes = try await Self.fetch("vectors", self.parts, key: self.key, store: store)
                     let vectors = try SegmentVectors.decode(bytes, rowCount: rowCount, object: self.key)
                     self.loaded.withLock { $0.vectors = vectors; $0.bytes += bytes.count + vectors.count * 4 }
+                }
+            }
+            if wantsIndex {
+                group.addTask {
+                    let bytes = try await Self.fetch("ivf", self.parts, key: self.key, store: store)
+                    let index = try IVFIndex(decoding: bytes, object: self.key + "#ivf")
+                    self.loaded.withLock { $0.vectorIndex = index; $0.bytes += bytes.count }
                 }
             }
             for name in columnsNeeded {
@@ -149,4 +172,9 @@ public final class Segment: Sendable {
     /// Whether the part exists in the object (an attribute no row of the segment has does not).
     public func hasColumn(_ name: String) -> Bool { parts["column/\(name)"] != nil }
     public var hasVectors: Bool { parts["vectors"] != nil }
+    /// Whether the segment carries an IVF index (built when it had enough vectors).
+    public var hasVectorIndex: Bool { parts["ivf"] != nil }
+
+    /// The loaded IVF index (nil when the segment has none or it is not loaded).
+    public var vectorIndex: IVFIndex? { loaded.withLock { $0.vectorIndex } }
 }

@@ -4,7 +4,8 @@ public import Log
 /// Builds the bytes of a segment from live documents (Specs/format/segment.md).
 public enum SegmentBuilder {
     /// `documents` must have distinct ids; rows are ordered by id.
-    public static func build(_ documents: [Document], config: NamespaceConfig, minSeq: UInt64, maxSeq: UInt64) throws -> Data {
+    public static func build(_ documents: [Document], config: NamespaceConfig, minSeq: UInt64, maxSeq: UInt64,
+                             ivfOptions: IVFBuildOptions = IVFBuildOptions()) throws -> Data {
         let sorted = documents.sorted { $0.id < $1.id }
         var names = Set<String>()
         for document in sorted { names.formUnion(document.attributes.keys) }
@@ -18,7 +19,23 @@ public enum SegmentBuilder {
                                attributes: attributes, textIndexes: textIndexes)
         parts.append(("meta", try meta.encode()))
         parts.append(("ids", SegmentIDs.encode(sorted.map(\.id))))
-        if let dimension { parts.append(("vectors", SegmentVectors.encode(sorted, dimension: dimension))) }
+        if let dimension {
+            parts.append(("vectors", SegmentVectors.encode(sorted, dimension: dimension)))
+            // The IVF index of the segment's vectors; too few to train leaves it pending (no
+            // part), and queries scan the segment exactly meanwhile.
+            var matrix: [Float] = []
+            var ordinals: [Int32] = []
+            for (row, document) in sorted.enumerated() {
+                guard let vector = document.vector else { continue }
+                matrix.append(contentsOf: vector)
+                ordinals.append(Int32(row))
+            }
+            if ordinals.count >= ivfOptions.minimumVectors,
+               case .trained(let index) = IVFIndex.build(vectors: matrix, dimension: dimension, ordinals: ordinals, ordinalBound: sorted.count,
+                                                         metric: config.distanceMetric ?? .cosineDistance, options: ivfOptions) {
+                parts.append(("ivf", Array(index.bytes)))
+            }
+        }
         for name in attributes {
             parts.append(("column/\(name)", SegmentColumn.encode(sorted.map { $0.attributes[name] ?? .null })))
         }

@@ -65,6 +65,7 @@ struct EngineBench: AsyncParsableCommand {
         print(String(format: "index: %d segments, %d rows, built in %.2f s", manifest.segmentList.count,
                      manifest.segmentList.reduce(0) { $0 + $1.liveRows }, figures["index_build_s"]!))
         try await queries(engine, base: base, label: "segments", into: &figures)
+        let sweep = try await annSweep(engine, base: base)
 
         // A new engine on the same folder: nothing in memory, no WAL to replay.
         let restarted = Engine(store: try FileSystemStore(path: folder.path))
@@ -78,13 +79,46 @@ struct EngineBench: AsyncParsableCommand {
         figures["cold_vector_ms"] = Self.seconds(ContinuousClock.now - start) * 1000
         print(String(format: "after a restart: first BM25 query %.1f ms, then first vector query %.1f ms",
                      figures["cold_bm25_ms"]!, figures["cold_vector_ms"]!))
-        let json = figures.keys.sorted().map { String(format: "\"%@\": %.3f", $0, figures[$0]!) }.joined(separator: ", ")
-        print("{\(json)}")
+        var json = figures.keys.sorted().map { String(format: "\"%@\": %.3f", $0, figures[$0]!) }
+        json.append("\"ann\": [" + sweep.joined(separator: ", ") + "]")
+        print("{" + json.joined(separator: ", ") + "}")
     }
 
-    static func vectorBody(_ vector: [Float]) -> JSONValue {
+    /// ANN through the engine (IVF in the segments) at the default recall target and at fixed
+    /// probe counts; recall@10 against the folder's ground truth (only when every document was
+    /// ingested: the ground truth covers the whole corpus).
+    func annSweep(_ engine: Engine, base: BenchData) async throws -> [String] {
+        guard base.count == BenchData.groundTruthRows(folder: data, dimension: base.dimension) else {
+            print("ANN sweep skipped: the ground truth covers all \(BenchData.groundTruthRows(folder: data, dimension: base.dimension)) documents")
+            return []
+        }
+        let vectors = try BenchData.queryVectors(folder: data, dimension: base.dimension)
+        let truth = try BenchData.groundTruth(folder: data, queries: vectors.count)
+        var entries: [String] = []
+        for probes in [nil, 8, 16, 32, 64, 96, 128] as [Int?] {
+            var hits = 0
+            var latencies: [Double] = []
+            for (q, vector) in vectors.enumerated() {
+                var body = Self.vectorBody(vector, mode: "ANN").objectValue!
+                if let probes { body["__debug_settings"] = .object(JSONObject([("ann_nprobe", .int(Int64(probes)))])) }
+                let start = ContinuousClock.now
+                let response = try await engine.query("bench", body: .object(body))
+                latencies.append(Self.seconds(ContinuousClock.now - start) * 1000)
+                let ids = (response.objectValue?["rows"]?.arrayValue ?? []).compactMap { $0.objectValue?["id"]?.intValue }
+                hits += Set(ids.map(Int.init)).intersection(truth[q]).count
+            }
+            let recall = Double(hits) / Double(10 * vectors.count)
+            let qps = 1000 / (latencies.reduce(0, +) / Double(latencies.count))
+            let label = probes.map { "nprobe \($0)" } ?? "recall target 0.95"
+            print(String(format: "segments: ANN %@: recall@10 %.3f, %@", label, recall, Self.summary("", latencies)))
+            entries.append(String(format: "{\"nprobe\": %@, \"recall10\": %.4f, \"qps\": %.1f}", probes.map(String.init) ?? "null", recall, qps))
+        }
+        return entries
+    }
+
+    static func vectorBody(_ vector: [Float], mode: String = "kNN") -> JSONValue {
         .object(JSONObject([
-            ("rank_by", .array([.string("vector"), .string("kNN"), .array(vector.map { .double(Double($0)) })])),
+            ("rank_by", .array([.string("vector"), .string(mode), .array(vector.map { .double(Double($0)) })])),
             ("top_k", .int(10)),
         ]))
     }

@@ -1,0 +1,91 @@
+import Exec
+import Foundation
+import LagoonTestSupport
+import Log
+import Planner
+import Store
+import Testing
+
+/// ANN through the engine: segments with an IVF index, a tail scanned exactly, deletes and
+/// overwrites in between, filters of every selectivity — against exact kNN as the oracle.
+@Suite("ANN over segments vs exact kNN")
+struct ANNSegmentTests {
+    static func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
+    static let dimension = 16
+
+    static func vector(_ rng: inout SeededRandom) -> String {
+        "[" + (0..<dimension).map { _ in String(Float.random(in: -1...1, using: &rng)) }.joined(separator: ",") + "]"
+    }
+
+    /// Writes `count` documents with ids from `first`, `bucket` = id % 100 (for filters).
+    static func write(_ engine: Engine, first: Int, count: Int, _ rng: inout SeededRandom) async throws {
+        for start in stride(from: first, to: first + count, by: 500) {
+            let rows = (start..<min(first + count, start + 500)).map { id in
+                #"{"id": \#(id), "vector": \#(vector(&rng)), "bucket": \#(id % 100)}"#
+            }
+            _ = try await engine.write("ns", body: try json(#"{"upsert_rows": [\#(rows.joined(separator: ","))], "distance_metric": "cosine_distance"}"#))
+        }
+    }
+
+    static func ids(_ response: JSONValue) -> [Int64] {
+        (response.objectValue?["rows"]?.arrayValue ?? []).compactMap { $0.objectValue?["id"]?.intValue }
+    }
+
+    @Test func recallAndFiltersAcrossSegmentsAndTail() async throws {
+        var rng = SeededRandom(seed: 11)
+        let engine = Engine(store: MemoryStore())
+        try await Self.write(engine, first: 0, count: 2500, &rng)
+        #expect(try await engine.indexNow("ns"))
+        try await Self.write(engine, first: 2500, count: 1500, &rng)
+        _ = try await engine.write("ns", body: try Self.json(#"{"deletes": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}"#))
+        #expect(try await engine.indexNow("ns"))
+        try await Self.write(engine, first: 100, count: 300, &rng)   // overwrites rows of the first segment, left in the tail
+        let manifest = try await engine.snapshot("ns").manifest
+        #expect(manifest.segmentList.count == 2)
+
+        let explain = try await engine.explain("ns", body: try Self.json(#"{"rank_by": ["vector", "ANN", \#(Self.vector(&rng))], "top_k": 10}"#))
+        let planText = explain.objectValue?["plan_text"]?.stringValue ?? ""
+        #expect(planText.contains("ANN metric=cosine_distance dims=16 strategy=ivf"), "\(planText)")
+
+        for filter in ["", #", "filters": ["bucket", "Eq", 7]"#, #", "filters": ["bucket", "Lt", 10]"#, #", "filters": ["bucket", "Lt", 50]"#] {
+            var hits = 0, total = 0
+            for _ in 0..<20 {
+                let q = Self.vector(&rng)
+                let ann = Self.ids(try await engine.query("ns", body: try Self.json(#"{"rank_by": ["vector", "ANN", \#(q)], "top_k": 10\#(filter)}"#)))
+                let exact = Self.ids(try await engine.query("ns", body: try Self.json(#"{"rank_by": ["vector", "kNN", \#(q)], "top_k": 10\#(filter)}"#)))
+                #expect(ann.count == exact.count, "ANN returns k whenever k match (filter \(filter))")
+                #expect(ann.allSatisfy { !(1...10).contains($0) }, "deleted rows never come back")
+                hits += Set(ann).intersection(exact).count
+                total += exact.count
+            }
+            #expect(Double(hits) / Double(total) >= 0.9, "recall@10 \(Double(hits) / Double(total)) with filter \(filter)")
+        }
+        let analyzed = try await engine.explain("ns", body: try Self.json(#"{"rank_by": ["vector", "ANN", \#(Self.vector(&rng))], "top_k": 10, "filters": ["bucket", "Eq", 3], "analyze": true}"#))
+        let analyzedText = analyzed.objectValue?["plan_text"]?.stringValue ?? ""
+        #expect(analyzedText.contains("exact over"), "a 1% filter scans its rows exactly: \(analyzedText)")
+    }
+
+    @Test func fewVectorsArePendingAndScannedExactly() async throws {
+        var rng = SeededRandom(seed: 12)
+        let engine = Engine(store: MemoryStore())
+        try await Self.write(engine, first: 0, count: 50, &rng)
+        #expect(try await engine.indexNow("ns"))
+        let explain = try await engine.explain("ns", body: try Self.json(#"{"rank_by": ["vector", "ANN", \#(Self.vector(&rng))], "top_k": 10}"#))
+        let text = explain.objectValue?["plan_text"]?.stringValue ?? ""
+        #expect(text.contains("ExactKNN") && text.contains("ann_fallback"), "\(text)")
+        let q = Self.vector(&rng)
+        let ann = Self.ids(try await engine.query("ns", body: try Self.json(#"{"rank_by": ["vector", "ANN", \#(q)], "top_k": 10}"#)))
+        let exact = Self.ids(try await engine.query("ns", body: try Self.json(#"{"rank_by": ["vector", "kNN", \#(q)], "top_k": 10}"#)))
+        #expect(ann == exact)
+    }
+}
+
+@Suite struct ResidentStateTests {
+    @Test func queriesForMissingNamespacesLeaveNoState() async throws {
+        let engine = Engine(store: MemoryStore())
+        for i in 0..<50 {
+            await #expect(throws: LagoonError.self) { _ = try await engine.query("missing-\(i)", body: .object(JSONObject())) }
+        }
+        #expect(engine.residentNamespaces == 0)
+    }
+}
