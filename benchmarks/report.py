@@ -105,6 +105,14 @@ def summary(res: dict) -> str:
     if b.get("ingest_docs_per_s"):
         lines.append(f"- Ingest: {b['ingest_docs_per_s']:,.0f} docs/s acknowledged durable (batches of {b.get('batch')}, concurrency {b.get('concurrency')}); "
                      f"server peak RSS {f((lag.get('rss') or {}).get('peak_mb'), 0)} MB.")
+    sg = res.get("segments") or {}
+    if sg.get("targets"):
+        missed = [t["figure"] for t in sg["targets"] if t["ok"] is False]
+        lines.append(f"- Segments ({f(sg.get('docs'))} docs × {sg.get('rewrites')} writes, indexer on): " +
+                     ", ".join(f"{t['figure']} {f(t['value'], 3)}" for t in sg["targets"]) +
+                     (f"; **missed: {', '.join(missed)}**." if missed else "; every target met."))
+    elif sg.get("error"):
+        lines.append(f"- **segments failed:** {sg['error']}")
     for name in (res.get("systems") or {}):
         e = _err(res, name)
         if e:
