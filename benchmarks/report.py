@@ -110,7 +110,9 @@ def summary(res: dict) -> str:
         missed = [t["figure"] for t in sg["targets"] if t["ok"] is False]
         lines.append(f"- Segments ({f(sg.get('docs'))} docs × {sg.get('rewrites')} writes, indexer on): " +
                      ", ".join(f"{t['figure']} {f(t['value'], 3)}" for t in sg["targets"]) +
-                     (f"; **missed: {', '.join(missed)}**." if missed else "; every target met."))
+                     (f"; **missed: {', '.join(missed)}**." if missed else "; every target met.") +
+                     (" (smoke size: the targets are meant for the full WordNet run; RSS is dominated by the process's fixed cost here)"
+                      if res["meta"].get("mode") == "quick" else ""))
     elif sg.get("error"):
         lines.append(f"- **segments failed:** {sg['error']}")
     for name in (res.get("systems") or {}):

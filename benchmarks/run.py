@@ -83,7 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         a.system_list = ["lagoon"] if a.quick else list(ALL_SYSTEMS)
     if a.scale and a.quick:
         ap.error("--scale and --quick are exclusive")
-    a.run_segments = "lagoon" in a.system_list and not a.no_segments and (a.segments or a.quick)
+    # --segments runs even without the `lagoon` worker (`--systems faiss,tantivy --segments`: the
+    # segments figures beside the peers); the --quick smoke rides along with the lagoon worker.
+    a.run_segments = a.segments or (a.quick and "lagoon" in a.system_list and not a.no_segments)
     a.segments_rewrites = a.segments_rewrites or (2 if a.quick and not a.segments else 3)
     return a
 
@@ -427,12 +429,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. build
     lagoon_bin = None
-    if "lagoon" in a.system_list:
+    if "lagoon" in a.system_list or a.run_segments:
         lagoon_bin, binfo = build_lagoon(a)
         results["meta"]["lagoon_build"] = binfo
         if lagoon_bin is None:
             msg = f"Lagoon binary not available ({binfo.get('build')}); expected {a.lagoon_bin or REPO / '.build/release/lagoon'}"
-            results["systems"]["lagoon"] = {"system": "lagoon", "error": msg}
+            if "lagoon" in a.system_list:
+                results["systems"]["lagoon"] = {"system": "lagoon", "error": msg}
+            if a.run_segments:
+                results["segments"] = {"error": msg}
             say(f"FAILED: {msg}")
 
     # 3. data

@@ -104,8 +104,7 @@ def mb(kb: int | None) -> float | None:
 def reference_bm25(args, ds, env: dict) -> dict:
     """Step 1: ingest once with the indexer off; BM25 over the unindexed tail is the reference."""
     tmp = Path(tempfile.mkdtemp(prefix="lagoon-segref-"))
-    client_cpus, server_cpus = pinning.client_and_server_cores(args.threads)
-    server = lr.LagoonServer(args.bin, tmp / "root", api_key=args.api_key, extra_args=args.server_arg, cpus=server_cpus,
+    server = lr.LagoonServer(args.bin, tmp / "root", api_key=args.api_key, extra_args=args.server_arg, cpus=args.server_cpus,
                              log_path=tmp / "lagoon-server.log", env={**env, "LAGOON_SERVER__EMBEDDED_INDEXER": "false"})
     try:
         server.start()
@@ -213,19 +212,18 @@ def run(args, ds) -> dict:
     qidx = ds.gt_qidx[: args.queries] if args.queries else ds.gt_qidx
     env = {"LAGOON_INDEXER__FLUSH_INTERVAL_SECS": str(args.flush_interval)} if args.flush_interval is not None else {}
     raw = raw_live_bytes(ds)
-    res: dict = {"system": "lagoon segments", "docs": ds.n, "rewrites": args.rewrites, "batch": args.batch,
+    res: dict = {"system": "lagoon segments", "server_cpus": args.server_cpus, "docs": ds.n, "rewrites": args.rewrites, "batch": args.batch,
                  "concurrency": args.concurrency, "server_env": env, "raw_live_bytes": raw, "notes": []}
     skip = set(filter(None, args.skip.split(",")))
     if "reference" not in skip:
         res["reference"] = reference_bm25(args, ds, env)
     tmp = Path(tempfile.mkdtemp(prefix="lagoon-seg-"))
-    client_cpus, server_cpus = pinning.client_and_server_cores(args.threads)
-    server = lr.LagoonServer(args.bin, tmp / "root", api_key=args.api_key, extra_args=args.server_arg, cpus=server_cpus,
+    server = lr.LagoonServer(args.bin, tmp / "root", api_key=args.api_key, extra_args=args.server_arg, cpus=args.server_cpus,
                              log_path=tmp / "lagoon-server.log", env=env)
     res["command"] = " ".join(server.command())
     try:
         server.start()
-        lr.log(f"server ready at {server.url} (pid {server.proc.pid}, cpus {server_cpus}), indexer on")
+        lr.log(f"server ready at {server.url} (pid {server.proc.pid}, cpus {args.server_cpus}), indexer on")
         client = lr.make_client(server.url, args.api_key)
         with RSSSampler(server) as rss:
             res["ingest"] = ingest_passes(args, server, ds)
@@ -296,7 +294,8 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the finally in run() stops the server
     pinning.pin(args.threads)
-    pinning.set_affinity(0, pinning.client_and_server_cores(args.threads)[0])
+    client_cpus, args.server_cpus = pinning.client_and_server_cores(args.threads)  # before this process is pinned
+    pinning.set_affinity(0, client_cpus)
     import data
 
     ds = data.load(args.dataset)
