@@ -711,17 +711,23 @@ def lagoon_bench(binary: Path, args: list[str], timeout: float = 1800.0) -> dict
 
 
 # --------------------------------------------------------------------------------------
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def worker_arguments(doc: str, concurrency: int) -> argparse.ArgumentParser:
+    """The arguments every Lagoon worker script (this one, segments_workload.py) takes from run.py."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True, type=Path)
     ap.add_argument("--dataset", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--threads", type=int, default=1, help="cores given to the server (the client gets another one)")
     ap.add_argument("--queries", type=int, default=0, help="first N queries only (0 = all)")
     ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--concurrency", type=int, default=1)
+    ap.add_argument("--concurrency", type=int, default=concurrency, help="write batches in flight")
     ap.add_argument("--api-key", default=os.environ.get("LAGOON_API_KEY", DEFAULT_API_KEY))
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `lagoon serve` (repeatable)")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = worker_arguments(__doc__, concurrency=1)
     ap.add_argument("--root", type=Path, help="data root (default: a fresh temp folder, removed afterwards)")
     ap.add_argument("--keep-root", action="store_true")
     ap.add_argument("--index-wait", type=float, default=600.0, help="max seconds to wait for metadata index up-to-date")

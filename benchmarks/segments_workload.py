@@ -25,7 +25,6 @@ run.py calls it with `--segments`. Steps (progress on stderr):
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import signal
@@ -274,18 +273,9 @@ def run(args, ds) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", required=True, type=Path)
-    ap.add_argument("--dataset", required=True, type=Path)
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--threads", type=int, default=1, help="cores given to the server (the client gets another one)")
-    ap.add_argument("--queries", type=int, default=0, help="first N queries only (0 = all)")
+    ap = lr.worker_arguments(__doc__, concurrency=4)
     ap.add_argument("--rewrites", type=int, default=3, help="times every document is upserted")
-    ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--concurrency", type=int, default=4, help="write batches in flight")
     ap.add_argument("--flush-interval", type=int, help="indexer.flush_interval_secs for the server (default: the server's)")
-    ap.add_argument("--api-key", default=lr.DEFAULT_API_KEY)
-    ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `lagoon serve` (repeatable)")
     ap.add_argument("--index-wait", type=float, default=1800.0, help="max seconds to wait for index up-to-date")
     ap.add_argument("--index-stall", type=float, default=300.0, help="give up when unindexed_bytes has not moved for this long")
     ap.add_argument("--skip", default="", help="comma list of: reference,cold")
