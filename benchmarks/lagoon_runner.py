@@ -263,12 +263,12 @@ def ingest(client, base, docs, namespace: str = NAMESPACE, batch: int = 1000, co
             try:
                 resp = ns.write(**kw)
                 break
-            except Exception as e:  # backpressure (429): wait as told, count it, send again
-                if getattr(e, "status_code", None) != 429 or time.perf_counter() - t > throttle_timeout:
+            except Exception as err:  # backpressure (429): wait as told, count it, send again
+                if getattr(err, "status_code", None) != 429 or time.perf_counter() - t > throttle_timeout:
                     raise
                 with lock:
                     throttled[0] += 1
-                time.sleep(_retry_after(e))
+                time.sleep(_retry_after(err))
         dt = time.perf_counter() - t
         got = getattr(resp, "rows_affected", None)
         if got is not None and got != e - s:
