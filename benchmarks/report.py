@@ -431,14 +431,11 @@ def segments_in_process(res: dict, eng: dict) -> str:
             ["Lagoon engine: first BM25 / vector query after restart", f"{ms(eng.get('cold_bm25_ms'))} / {ms(eng.get('cold_vector_ms'))} ms", "", ""]]
     s = table(["in-process, one thread", "value", "peer", "value"], rows)
     faiss_pts = {p["param"].get("nprobe"): p for p in (fa.get("ann") or {}).get("sweep") or []}
+    lagoon_pts = {p.get("nprobe"): p for p in eng.get("ann") or []}
     arows = []
-    for p in eng.get("ann") or []:
-        fp = faiss_pts.get(p.get("nprobe"))
-        arows.append([p.get("nprobe") if p.get("nprobe") is not None else "default (recall target 0.95)", f(p.get("recall10")), q(p.get("qps")),
-                      f(fp.get("recall@10")) if fp else NA, q(fp.get("qps")) if fp else NA])
-    for n, fp in sorted(faiss_pts.items()):
-        if not any(p.get("nprobe") == n for p in eng.get("ann") or []):
-            arows.append([n, NA, NA, f(fp.get("recall@10")), q(fp.get("qps"))])
+    for n in sorted(set(faiss_pts) | set(lagoon_pts), key=lambda n: -1 if n is None else n):  # the default setting first
+        lp, fp = lagoon_pts.get(n) or {}, faiss_pts.get(n) or {}
+        arows.append([n if n is not None else "default (recall target 0.95)", f(lp.get("recall10")), q(lp.get("qps")), f(fp.get("recall@10")), q(fp.get("qps"))])
     if arows:
         s += "\n\n" + table(["nprobe", "Lagoon engine recall@10", "Lagoon engine QPS", "faiss IVF-Flat recall@10", "faiss IVF-Flat QPS"], arows)
     return s + "\n\n_From the last line of the `lagoon bench` output below; peers from this run's workers (faiss nlist " + \
