@@ -99,8 +99,10 @@ class LagoonServer:
     """One `lagoon serve` process on a root folder; restartable on the same root."""
 
     def __init__(self, binary: Path, root: Path, api_key: str = DEFAULT_API_KEY, port: int | None = None,
-                 extra_args: list[str] | None = None, cpus: list[int] | None = None, log_path: Path | None = None):
+                 extra_args: list[str] | None = None, cpus: list[int] | None = None, log_path: Path | None = None,
+                 env: dict[str, str] | None = None):
         self.binary = Path(binary)
+        self.env = dict(env or {})  # extra environment, e.g. LAGOON_INDEXER__FLUSH_INTERVAL_SECS
         self.root = Path(root)
         self.api_key = api_key
         self.port = port or free_port()
@@ -120,7 +122,7 @@ class LagoonServer:
     def start(self, timeout: float = 180.0) -> float:
         """Start and wait for /readyz == 200. Returns seconds from spawn to ready."""
         self.root.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
+        env = dict(os.environ, **self.env)
         env.setdefault("LAGOON_API_KEY", self.api_key)
         logf = open(self.log_path, "ab")
         t0 = time.perf_counter()
@@ -210,9 +212,20 @@ def b64_vectors(mat) -> list[str]:
 # --------------------------------------------------------------------------------------
 # Ingest
 # --------------------------------------------------------------------------------------
+def _retry_after(e: Exception) -> float:
+    """Seconds a 429 asks us to wait (its Retry-After header; 1 s when absent)."""
+    try:
+        return min(30.0, max(0.05, float(e.response.headers.get("retry-after", "1"))))  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return 1.0
+
+
 def ingest(client, base, docs, namespace: str = NAMESPACE, batch: int = 1000, concurrency: int = 1,
-           schema: dict | None = SCHEMA, with_text: bool = True) -> dict:
-    """Upsert all docs in batches; returns docs/s to durable acknowledgement and batch latencies."""
+           schema: dict | None = SCHEMA, with_text: bool = True, throttle_timeout: float = 600.0) -> dict:
+    """Upsert all docs in batches; returns docs/s to durable acknowledgement and batch latencies.
+    A batch refused with 429 (indexer backpressure) is sent again after its Retry-After, for up to
+    `throttle_timeout` seconds; `throttled` counts those refusals (with a client built with
+    max_retries=0 every one is seen here; otherwise only those the client's own retries gave up on)."""
     n = len(docs)
     ns = client.namespace(namespace)
     batches = [(s, min(n, s + batch)) for s in range(0, n, batch)]
@@ -230,6 +243,7 @@ def ingest(client, base, docs, namespace: str = NAMESPACE, batch: int = 1000, co
 
     lat: list[float] = []
     lat_by_batch: dict[int, float] = {}
+    throttled = [0]
     done = [0]
     acked = [0]
     lock = threading.Lock()
@@ -245,7 +259,16 @@ def ingest(client, base, docs, namespace: str = NAMESPACE, batch: int = 1000, co
             if schema:
                 kw["schema"] = schema
         t = time.perf_counter()
-        resp = ns.write(**kw)
+        while True:
+            try:
+                resp = ns.write(**kw)
+                break
+            except Exception as err:  # backpressure (429): wait as told, count it, send again
+                if getattr(err, "status_code", None) != 429 or time.perf_counter() - t > throttle_timeout:
+                    raise
+                with lock:
+                    throttled[0] += 1
+                time.sleep(_retry_after(err))
         dt = time.perf_counter() - t
         got = getattr(resp, "rows_affected", None)
         if got is not None and got != e - s:
@@ -281,6 +304,7 @@ def ingest(client, base, docs, namespace: str = NAMESPACE, batch: int = 1000, co
         "docs_per_s": n / wall,
         "batch_p50_ms": bl.get("p50_ms"),
         "batch_p99_ms": bl.get("p99_ms"),
+        "throttled_429": throttled[0],
         # per-batch latency in batch order: shows whether write cost grows with the namespace
         "batch_ms": [round(lat_by_batch[i] * 1e3, 1) for i in sorted(lat_by_batch)],
     }
@@ -382,6 +406,11 @@ def _server_summary(srv: list[float]) -> dict:
     return {"server_p50_ms": float(np.percentile(a, 50)), "server_p99_ms": float(np.percentile(a, 99))}
 
 
+def _short(ids: list[list[int]], k: int = 10) -> int:
+    """Queries that returned fewer than k rows (every benchmark filter matches far more than k docs)."""
+    return sum(1 for x in ids if len(x) < k)
+
+
 def vector_workloads(client, ds, qidx, namespace: str = NAMESPACE) -> dict:
     from metrics import latency_summary, recall_at_k, same_topk
 
@@ -403,7 +432,8 @@ def vector_workloads(client, ds, qidx, namespace: str = NAMESPACE) -> dict:
             q_ann(int(qidx[_]))
         resps, lat, srv = run_queries("ANN top-10", q_ann, [int(i) for i in qidx])
         ids = [_ids_dists(r)[0] for r in resps]
-        ann = {"label": "Lagoon ANN", "param": {}, "recall@10": recall_at_k(ids, gt, 10), **latency_summary(lat), **_server_summary(srv)}
+        ann = {"label": "Lagoon ANN", "param": {}, "recall@10": recall_at_k(ids, gt, 10), "short_results": _short(ids),
+               **latency_summary(lat), **_server_summary(srv)}
         ex = [getattr(getattr(r, "performance", None), "exhaustive_search_count", None) for r in resps[:1]]
         ann["exhaustive_search_count_first"] = ex[0]
         out["ann"] = {"label": "Lagoon ANN (rank_by vector ANN)", "sweep": [ann]}
@@ -454,13 +484,39 @@ def vector_workloads(client, ds, qidx, namespace: str = NAMESPACE) -> dict:
             continue
         ids = [_ids_dists(r)[0] for r in resps]
         pt = {"filter": f["name"], "selectivity": f["selectivity"], "setting": "ANN + filters",
-              "recall@10": recall_at_k(ids, fgt, 10), **latency_summary(lat), **_server_summary(srv)}
+              "recall@10": recall_at_k(ids, fgt, 10), "short_results": _short(ids), **latency_summary(lat), **_server_summary(srv)}
         filt.append(pt)
         log(f"filtered {f['name']} ({f['selectivity']:.1%}): recall {pt['recall@10']:.3f}, {pt['qps']:.1f} q/s")
     out["filtered"] = filt
     if not errors:
         out.pop("errors")
     return out
+
+
+def bm25_workload(client, ds, namespace: str = NAMESPACE, limit: int = 0) -> tuple[dict, dict]:
+    """BM25 top-100 for every judged query: ({"text": metrics} or {"errors": ...}, {qi: ranked ids})."""
+    from metrics import latency_summary, text_metrics
+
+    ns = client.namespace(namespace)
+    judged = ds.text_qidx(limit)
+    qrels = ds.qrels_for(judged)
+
+    def q_bm25(qi):
+        return ns.query(rank_by=["text", "BM25", ds.query_meta[qi]["text"]], top_k=HYBRID_DEPTH, include_attributes=False)
+
+    out: dict = {}
+    runs: dict = {}
+    try:
+        resps, lat, srv = run_queries("BM25 top-100", q_bm25, judged)
+        runs = {qi: _ids_dists(r)[0] for qi, r in zip(judged, resps)}
+        m = text_metrics(runs, qrels)
+        out["text"] = {"label": "Lagoon BM25 (english, stemming, stopwords removed)", **m, **latency_summary(lat), **_server_summary(srv),
+                       "timing": "one query call, top-100"}
+        log(f"BM25: nDCG@10 {m['ndcg@10']:.3f} MRR@10 {m['mrr@10']:.3f} R@100 {m['recall@100']:.3f}; {out['text']['qps']:.1f} q/s")
+    except Exception as e:
+        out["errors"] = {"bm25": _describe(e)}
+        log(f"BM25 FAILED: {out['errors']['bm25']}")
+    return out, runs
 
 
 def text_workloads(client, ds, namespace: str = NAMESPACE, limit: int = 0) -> dict:
@@ -470,24 +526,8 @@ def text_workloads(client, ds, namespace: str = NAMESPACE, limit: int = 0) -> di
     judged = ds.text_qidx(limit)
     qrels = ds.qrels_for(judged)
     qtext = {qi: ds.query_meta[qi]["text"] for qi in judged}
-    out: dict = {}
-
-    def q_bm25(qi):
-        return ns.query(rank_by=["text", "BM25", qtext[qi]], top_k=HYBRID_DEPTH, include_attributes=False)
-
-    bm25_runs: dict = {}
-    m = {}
-    try:
-        resps, lat, srv = run_queries("BM25 top-100", q_bm25, judged)
-        bm25_runs = {qi: _ids_dists(r)[0] for qi, r in zip(judged, resps)}
-        m = text_metrics(bm25_runs, qrels)
-        out["text"] = {"label": "Lagoon BM25 (english, stemming, stopwords removed)", **m, **latency_summary(lat), **_server_summary(srv),
-                       "timing": "one query call, top-100"}
-        log(f"BM25: nDCG@10 {m['ndcg@10']:.3f} MRR@10 {m['mrr@10']:.3f} R@100 {m['recall@100']:.3f}; {out['text']['qps']:.1f} q/s")
-
-    except Exception as e:
-        out["errors"] = {"bm25": _describe(e)}
-        log(f"BM25 FAILED: {out['errors']['bm25']}")
+    out, bm25_runs = bm25_workload(client, ds, namespace, limit)
+    m = out.get("text") or {}
 
     # Hybrid, client-side RRF over one multi_query carrying both sub-queries.
     def sub_queries(qi):
@@ -659,22 +699,35 @@ def lagoon_bench(binary: Path, args: list[str], timeout: float = 1800.0) -> dict
     log(f"running {' '.join(cmd)}")
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    return {"command": " ".join(cmd), "exit_code": r.returncode, "seconds": time.perf_counter() - t0,
-            "stdout": r.stdout[-20000:], "stderr": r.stderr[-4000:]}
+    out = {"command": " ".join(cmd), "exit_code": r.returncode, "seconds": time.perf_counter() - t0,
+           "stdout": r.stdout[-20000:], "stderr": r.stderr[-4000:]}
+    last = (r.stdout.strip().splitlines() or [""])[-1]
+    if last.startswith("{"):  # `lagoon bench engine` ends with its figures as one JSON line
+        try:
+            out["figures"] = json.loads(last)
+        except ValueError:
+            pass
+    return out
 
 
 # --------------------------------------------------------------------------------------
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def worker_arguments(doc: str, concurrency: int) -> argparse.ArgumentParser:
+    """The arguments every Lagoon worker script (this one, segments_workload.py) takes from run.py."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True, type=Path)
     ap.add_argument("--dataset", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--threads", type=int, default=1, help="cores given to the server (the client gets another one)")
     ap.add_argument("--queries", type=int, default=0, help="first N queries only (0 = all)")
     ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--concurrency", type=int, default=1)
+    ap.add_argument("--concurrency", type=int, default=concurrency, help="write batches in flight")
     ap.add_argument("--api-key", default=os.environ.get("LAGOON_API_KEY", DEFAULT_API_KEY))
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `lagoon serve` (repeatable)")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = worker_arguments(__doc__, concurrency=1)
     ap.add_argument("--root", type=Path, help="data root (default: a fresh temp folder, removed afterwards)")
     ap.add_argument("--keep-root", action="store_true")
     ap.add_argument("--index-wait", type=float, default=600.0, help="max seconds to wait for metadata index up-to-date")

@@ -105,6 +105,16 @@ def summary(res: dict) -> str:
     if b.get("ingest_docs_per_s"):
         lines.append(f"- Ingest: {b['ingest_docs_per_s']:,.0f} docs/s acknowledged durable (batches of {b.get('batch')}, concurrency {b.get('concurrency')}); "
                      f"server peak RSS {f((lag.get('rss') or {}).get('peak_mb'), 0)} MB.")
+    sg = res.get("segments") or {}
+    if sg.get("targets"):
+        missed = [t["figure"] for t in sg["targets"] if t["ok"] is False]
+        lines.append(f"- Segments ({f(sg.get('docs'))} docs × {sg.get('rewrites')} writes, indexer on): " +
+                     ", ".join(f"{t['figure']} {f(t['value'], 3)}" for t in sg["targets"]) +
+                     (f"; **missed: {', '.join(missed)}**." if missed else "; every target met.") +
+                     (" (smoke size: the targets are meant for the full WordNet run; RSS is dominated by the process's fixed cost here)"
+                      if res["meta"].get("mode") == "quick" else ""))
+    elif sg.get("error"):
+        lines.append(f"- **segments failed:** {sg['error']}")
     for name in (res.get("systems") or {}):
         e = _err(res, name)
         if e:
@@ -354,6 +364,84 @@ def cold(res: dict) -> str:
     return s
 
 
+def segments(res: dict) -> str:
+    """The --segments workload (targets, then the details) and `lagoon bench engine --rewrites N`
+    beside faiss IVF-Flat and tantivy from the same run."""
+    sg = res.get("segments")
+    parts = [segments_http(sg) if sg else "_Not run (add `--segments`)._"]
+    eng = (res.get("lagoon_bench") or {}).get("figures")
+    if eng:
+        parts.append(segments_in_process(res, eng))
+    return "\n\n".join(parts)
+
+
+def segments_http(sg: dict) -> str:
+    if sg.get("error") and not sg.get("targets"):
+        return f"_Failed: {sg['error']}_"
+    ok = {True: "ok", False: "**MISSED**", None: NA}
+    out = [f"{f(sg.get('docs'))} docs × {sg.get('rewrites')} writes, batches of {sg.get('batch')} × {sg.get('concurrency')} in flight; "
+           f"server env {sg.get('server_env') or '{}'}; `{sg.get('worker_command', '')}`"]
+    out.append(table(["figure", "value", "target", ""], [[t["figure"], f(t["value"]), t["target"], ok[t["ok"]]] for t in sg.get("targets") or []]))
+    ing, idx, rss, raw = sg.get("ingest") or {}, sg.get("index") or {}, sg.get("rss") or {}, sg.get("raw_live_bytes") or {}
+    ref = sg.get("reference") or {}
+    rows = [[f"pass {i + 1}", q(p["docs_per_s"]), ms(p.get("batch_p50_ms")), ms(p.get("batch_p99_ms")), f(p.get("throttled_429")), f(p.get("rss_mb"), 0)]
+            for i, p in enumerate(ing.get("passes") or [])]
+    rows.append(["all passes", q(ing.get("docs_per_s")), NA, NA, f(ing.get("throttled_429")), NA])
+    if ref.get("ingest_docs_per_s"):
+        rows.append(["reference (indexer off, once)", q(ref["ingest_docs_per_s"]), ms((ref.get("ingest") or {}).get("batch_p50_ms")),
+                     ms((ref.get("ingest") or {}).get("batch_p99_ms")), NA, NA])
+    out.append(table(["ingest", "docs/s", "batch p50 ms", "batch p99 ms", "429s", "RSS after MB"], rows))
+    wait = idx.get("index_wait_s")
+    out.append(table(["", ""], [
+        ["last ack → index up-to-date", f"{wait:.2f} s" if wait is not None else f"not observed ({idx.get('index_note')})"],
+        ["metadata approx_row_count", f(idx.get("approx_row_count"))],
+        ["raw live bytes (f32 vectors + text + attributes)", f"{raw.get('total', 0) / 2**20:,.1f} MB (vectors {raw.get('vectors', 0) / 2**20:,.1f}, "
+                                                             f"text {raw.get('text', 0) / 2**20:,.1f}, attributes {raw.get('attributes', 0) / 2**20:,.1f})"],
+        ["server RSS peak (VmHWM)", f"{f(rss.get('peak_mb'), 0)} MB = {f(rss.get('peak_over_raw'), 2)}× raw"],
+        ["server RSS when up-to-date", f"{f(rss.get('after_index_mb'), 0)} MB = {f(rss.get('after_index_over_raw'), 2)}× raw"],
+        ["server RSS after the queries", f"{f(rss.get('after_queries_mb'), 0)} MB"],
+        ["on disk", f"{f(sg.get('disk_mb'), 0)} MB"],
+    ]))
+    qrows = []
+    ann = ((sg.get("ann") or {}).get("sweep") or [None])[0]
+    for lbl, p in [("ANN", ann), ("kNN (exact)", sg.get("exact"))] + [(f"ANN + {p['filter']} ({p['selectivity']:.1%})", p) for p in sg.get("filtered") or []]:
+        if p:
+            qrows.append([lbl, f(p.get("recall@10")), f(p.get("short_results")), q(p.get("qps")), ms(p.get("p50_ms")), ms(p.get("p99_ms")), ms(p.get("server_p50_ms"))])
+    t = sg.get("text") or {}
+    if t:
+        qrows.append(["BM25 top-100", f"nDCG@10 {f(t.get('ndcg@10'))} (tail scan: {f(t.get('reference_ndcg@10'))}; identical top-100 on "
+                      f"{f(t.get('top100_equal_to_reference'))})", NA, q(t.get("qps")), ms(t.get("p50_ms")), ms(t.get("p99_ms")), ms(t.get("server_p50_ms"))])
+    out.append(table(["after indexing (HTTP)", "recall@10", "< 10 rows", "QPS", "p50 ms", "p99 ms", "server p50 ms"], qrows))
+    cold = sg.get("cold") or {}
+    crows = [[f"first {k.upper() if k == 'knn' else 'BM25'} query after a restart", f"{ms(c.get('first_ms'))} ms", f"{ms(c.get('same_query_again_ms'))} ms",
+              f"{c.get('restart_to_ready_s', 0):.2f} s", f"{c.get('rows')}", f"{c.get('index_status')}, {f(c.get('approx_row_count'))} rows",
+              "yes" if c.get("page_cache_dropped") else "no"] for k, c in cold.items()]
+    if crows:
+        out.append(table(["cold", "first", "again", "restart → ready", "rows", "metadata after", "page cache dropped"], crows))
+    return "\n\n".join(out)
+
+
+def segments_in_process(res: dict, eng: dict) -> str:
+    """`lagoon bench engine` (in-process, one thread) beside the peers' in-process figures."""
+    fa, ta = _sys(res, "faiss"), _sys(res, "tantivy")
+    rows = [["Lagoon engine: index build (after ingest)", f"{f(eng.get('index_build_s'), 2)} s", "faiss IVF train + add", f"{f((fa.get('build') or {}).get('index_build_s'), 2)} s"],
+            ["Lagoon engine: BM25 top-10 QPS (segments)", q(eng.get("segments_bm25_qps")), "tantivy QPS (search only)",
+             f"{q((ta.get('text') or {}).get('qps'))} ({q((ta.get('text') or {}).get('qps_search_only'))})"],
+            ["Lagoon engine: exact kNN QPS (segments)", q(eng.get("segments_knn_qps")), "faiss IndexFlatIP QPS", q((fa.get("exact") or {}).get("qps"))],
+            ["Lagoon engine: first BM25 / vector query after restart", f"{ms(eng.get('cold_bm25_ms'))} / {ms(eng.get('cold_vector_ms'))} ms", "", ""]]
+    s = table(["in-process, one thread", "value", "peer", "value"], rows)
+    faiss_pts = {p["param"].get("nprobe"): p for p in (fa.get("ann") or {}).get("sweep") or []}
+    lagoon_pts = {p.get("nprobe"): p for p in eng.get("ann") or []}
+    arows = []
+    for n in sorted(set(faiss_pts) | set(lagoon_pts), key=lambda n: -1 if n is None else n):  # the default setting first
+        lp, fp = lagoon_pts.get(n) or {}, faiss_pts.get(n) or {}
+        arows.append([n if n is not None else "default (recall target 0.95)", f(lp.get("recall10")), q(lp.get("qps")), f(fp.get("recall@10")), q(fp.get("qps"))])
+    if arows:
+        s += "\n\n" + table(["nprobe", "Lagoon engine recall@10", "Lagoon engine QPS", "faiss IVF-Flat recall@10", "faiss IVF-Flat QPS"], arows)
+    return s + "\n\n_From the last line of the `lagoon bench` output below; peers from this run's workers (faiss nlist " + \
+        f"{(fa.get('ann') or {}).get('nlist', NA)})._"
+
+
 def lagoon_bench(res: dict) -> str:
     b = res.get("lagoon_bench") or {}
     if b.get("skipped"):
@@ -459,6 +547,7 @@ def render(res: dict, png_name: str | None) -> str:
         "hybrid_table": hybrid_table(res),
         "ingest_table": ingest_table(res),
         "cold": cold(res),
+        "segments": segments(res),
         "lagoon_bench": lagoon_bench(res),
         "floors": floors(res),
         "notes": notes(res),

@@ -63,6 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--queries", type=int, default=0, help="first N queries only (0 = all 1,000)")
     ap.add_argument("--batch", type=int, default=1000, help="Lagoon ingest batch size")
     ap.add_argument("--concurrency", type=int, default=1, help="Lagoon ingest batches in flight")
+    ap.add_argument("--segments", action="store_true",
+                    help="also run segments_workload.py (every doc written --segments-rewrites times through `lagoon serve` "
+                         "with its indexer) and `lagoon bench engine --rewrites N`; --quick runs a smoke-size version anyway")
+    ap.add_argument("--no-segments", action="store_true", help="--quick without the segments smoke")
+    ap.add_argument("--segments-rewrites", type=int, help="times every doc is written (default 3; --quick smoke: 2)")
+    ap.add_argument("--segments-concurrency", type=int, default=4, help="write batches in flight in the segments workload")
     ap.add_argument("--no-floors", action="store_true", help="--quick without the floor check")
     ap.add_argument("--no-venv", action="store_true", help="use the current interpreter as is (it must have the packages)")
     ap.add_argument("--timeout", type=float, default=7200, help="per-worker timeout, seconds")
@@ -77,6 +83,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         a.system_list = ["lagoon"] if a.quick else list(ALL_SYSTEMS)
     if a.scale and a.quick:
         ap.error("--scale and --quick are exclusive")
+    # --segments runs even without the `lagoon` worker (`--systems faiss,tantivy --segments`: the
+    # segments figures beside the peers); the --quick smoke rides along with the lagoon worker.
+    a.run_segments = a.segments or (a.quick and "lagoon" in a.system_list and not a.no_segments)
+    a.segments_rewrites = a.segments_rewrites or (2 if a.quick and not a.segments else 3)
     return a
 
 
@@ -172,6 +182,23 @@ def run_worker(name: str, cmd: list[str], out: Path, timeout: float) -> dict:
     res["worker_wall_s"] = wall
     say(f"{name}: finished in {wall:.1f}s" + (f" -- ERROR: {res['error']}" if "error" in res else ""))
     return res
+
+
+def segments_command(a: argparse.Namespace, py: str, lagoon_bin: Path, ds_dir: Path, wdir: Path) -> list[str]:
+    """segments_workload.py at full size (--segments) or as the --quick smoke: 200 queries and a
+    flush interval of 0 so the small tail is folded at once."""
+    smoke = a.quick and not a.segments
+    cmd = [py, str(HERE / "segments_workload.py"), "--bin", str(lagoon_bin), "--dataset", str(ds_dir), "--out", str(wdir / "segments.json"),
+           "--threads", str(a.threads), "--rewrites", str(a.segments_rewrites), "--batch", str(a.batch),
+           "--concurrency", str(a.segments_concurrency)]
+    queries = a.queries or (200 if smoke else 0)
+    if queries:
+        cmd += ["--queries", str(queries)]
+    if smoke:
+        cmd += ["--flush-interval", "0", "--index-wait", "120", "--index-stall", "60"]
+    for x in a.lagoon_server_arg:
+        cmd += ["--server-arg", x]
+    return cmd
 
 
 def machine_slug() -> str:
@@ -300,7 +327,8 @@ def ratios(systems: dict) -> dict:
 
 
 def check_floors(systems: dict, floors_path: Path, n_docs: int) -> tuple[list[str], list[dict]]:
-    spec = json.loads(floors_path.read_text())["quick"]["lagoon"]
+    floors = json.loads(floors_path.read_text())["quick"]
+    spec = floors["lagoon"]
     lag = systems.get("lagoon") or {}
     ann = ((lag.get("ann") or {}).get("sweep") or [{}])[0]
     ex = lag.get("exact") or {}
@@ -324,13 +352,25 @@ def check_floors(systems: dict, floors_path: Path, n_docs: int) -> tuple[list[st
         failures.append(f"Lagoon run failed: {lag['error']}")
     for part, msg in (lag.get("errors") or {}).items():
         failures.append(f"Lagoon {part} failed: {msg}")
+    _apply_floors(spec, got, "", failures, rows)
+    seg = systems.get("__segments__")
+    if seg is not None:  # the --quick segments smoke
+        for part, msg in ([("run", seg["error"])] if "error" in seg else []) + list((seg.get("errors") or {}).items()):
+            failures.append(f"segments {part} failed: {msg}")
+        _apply_floors(floors["segments"], {t["figure"]: t["value"] for t in seg.get("targets") or []}, "segments ", failures, rows)
+    return failures, rows
+
+
+def _apply_floors(spec: dict, got: dict, prefix: str, failures: list[str], rows: list[dict]) -> None:
+    """Each spec entry has a "min" (value must be >= it) or a "max" (value must be <= it)."""
     for k, s in spec.items():
         v = got.get(k)
-        ok = v is not None and v == v and v >= s["min"]
-        rows.append({"metric": k, "value": v, "floor": s["min"], "ok": ok, "why": s.get("why", "")})
+        bound, low = (s["min"], True) if "min" in s else (s["max"], False)
+        ok = v is not None and v == v and (v >= bound if low else v <= bound)
+        rows.append({"metric": prefix + k, "value": v, "floor": bound if low else f"≤ {bound}", "ok": ok, "why": s.get("why", "")})
         if not ok:
-            failures.append((f"{k} is missing (not measured)" if v is None else f"{k} = {round(v, 4)} is below the floor {s['min']}") + f" ({s.get('why', '')})")
-    return failures, rows
+            what = "missing (not measured)" if v is None else f"= {round(v, 4)} is {'below the floor' if low else 'above the ceiling'} {bound}"
+            failures.append(f"{prefix}{k} {what} ({s.get('why', '')})")
 
 
 def loud(failures: list[str]) -> None:
@@ -389,12 +429,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. build
     lagoon_bin = None
-    if "lagoon" in a.system_list:
+    if "lagoon" in a.system_list or a.run_segments:
         lagoon_bin, binfo = build_lagoon(a)
         results["meta"]["lagoon_build"] = binfo
         if lagoon_bin is None:
             msg = f"Lagoon binary not available ({binfo.get('build')}); expected {a.lagoon_bin or REPO / '.build/release/lagoon'}"
-            results["systems"]["lagoon"] = {"system": "lagoon", "error": msg}
+            if "lagoon" in a.system_list:
+                results["systems"]["lagoon"] = {"system": "lagoon", "error": msg}
+            if a.run_segments:
+                results["segments"] = {"error": msg}
             say(f"FAILED: {msg}")
 
     # 3. data
@@ -419,12 +462,16 @@ def main(argv: list[str] | None = None) -> int:
             out = wdir / f"{s}.json"
             cmd = [py, str(HERE / "peers.py"), "--system", s, "--out", str(out), *common]
         results["systems"][s] = run_worker(s, cmd, out, a.timeout)
+    if a.run_segments and lagoon_bin is not None:
+        results["segments"] = run_worker("segments", segments_command(a, py, lagoon_bin, ds_dir, wdir), wdir / "segments.json", a.timeout)
 
     # 5. lagoon bench hook
     if lagoon_bin is not None and a.lagoon_bench_args.strip():
         import lagoon_runner
 
         bench_args = [x.format(data=data_dir, docs=ds.n, dataset=ds_dir) for x in shlex.split(a.lagoon_bench_args)]
+        if a.segments and "--rewrites" not in bench_args:
+            bench_args += ["--rewrites", str(a.segments_rewrites)]
         results["lagoon_bench"] = lagoon_runner.lagoon_bench(lagoon_bin, bench_args)
         say(f"lagoon bench: {results['lagoon_bench'].get('skipped') or 'exit ' + str(results['lagoon_bench'].get('exit_code'))}")
     else:
@@ -435,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     results["ratios"] = ratios(results["systems"])
     failures: list[str] = []
     if a.quick and "lagoon" in a.system_list and not a.no_floors:
-        failures, rows = check_floors(results["systems"], HERE / "floors.json", ds.n)
+        systems = dict(results["systems"], **({"__segments__": results["segments"]} if "segments" in results else {}))
+        failures, rows = check_floors(systems, HERE / "floors.json", ds.n)
         results["floors"] = {"rows": rows, "failures": failures}
     results["meta"]["wall_s"] = round(time.time() - t_start, 1)
     for sysres in results["systems"].values():  # per-query runs live in the work folder only
@@ -456,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     errs = [f"{k}: {v['error']}" for k, v in results["systems"].items() if "error" in v]
     errs += [f"{k} {part}: {msg}" for k, v in results["systems"].items() for part, msg in (v.get("errors") or {}).items()]
+    seg = results.get("segments") or {}
+    errs += [f"segments: {seg['error']}"] if "error" in seg else []
+    errs += [f"segments {part}: {msg}" for part, msg in (seg.get("errors") or {}).items()]
     if errs:
         say("FAILED systems: " + "; ".join(errs))
         return 4
