@@ -542,7 +542,7 @@ public final class Engine: Sendable {
                     // interval): most namespaces have no tail and few segments most of the time.
                     guard let seen = try await replica(name).snapshot(strong: false)?.manifest, !seen.isDeleted,
                           seen.unindexedBytes > 0 || seen.segmentList.count >= options.indexer.compactionFanIn else { continue }
-                    _ = try await index(name, force: false)
+                    if try await index(name, force: false) { ReleaseFreedMemory.now() }
                 } catch {
                     if Task.isCancelled { return }  // a cancelled store call, not a failure
                     logError(name, error)
