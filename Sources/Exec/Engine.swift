@@ -486,7 +486,8 @@ public final class Engine: Sendable {
     /// older than the flush interval, or when forced; then compact.
     func index(_ namespace: String, force: Bool) async throws -> Bool {
         let replica = replica(namespace)
-        let indexer = Indexer(manifests: manifests, maxAttempts: options.maxCommitAttempts)
+        let indexer = Indexer(manifests: manifests, maxAttempts: options.maxCommitAttempts,
+                              flushVectorIndexMinRows: options.indexer.flushVectorIndexMinRows)
         guard let snapshot = try await replica.snapshot(strong: true), !snapshot.manifest.isDeleted else { return false }
         var published = false
         let manifest = snapshot.manifest
@@ -505,7 +506,21 @@ public final class Engine: Sendable {
                 _ = try await replica.snapshot(strong: true)
             }
         }
+        // Quiet (no tail): segments whose vectors have no IVF index yet (flushed below
+        // flushVectorIndexMinRows) are compacted into one that trains it.
+        if let fresh = try await replica.snapshot(strong: true), fresh.manifest.wal.isEmpty,
+           fresh.view.segments.contains(where: { Self.awaitsVectorIndex($0.segment) }) {
+            if case (.published, _) = try await indexer.compact(fresh, fanIn: fresh.view.segments.count) {
+                published = true
+                _ = try await replica.snapshot(strong: true)
+            }
+        }
         return published
+    }
+
+    /// A segment with enough vectors to train an IVF index that has none.
+    static func awaitsVectorIndex(_ segment: Segment) -> Bool {
+        segment.hasVectors && !segment.hasVectorIndex && segment.vectorCountLowerBound >= IVFBuildOptions().minimumVectors
     }
 
     /// How long the namespace has been quiet: a tail is flushed once writes pause for the

@@ -14,6 +14,10 @@ public struct IndexerOptions: Sendable {
     public var flushEntries = 256
     /// Segments merged by one compaction (and the count that triggers it).
     public var compactionFanIn = 8
+    /// A flushed segment gets its IVF index only from this many vectors on: training is the
+    /// costly part of a flush, and small segments are soon compacted. Once the tail is empty,
+    /// segments still without an index are compacted into one that has it.
+    public var flushVectorIndexMinRows = 50_000
     /// Above this much unindexed tail, writes get 429 unless they disable backpressure.
     public var maxUnindexedBytes = 512 << 20
 
@@ -31,6 +35,7 @@ public struct IndexerOptions: Sendable {
 struct Indexer {
     let manifests: ManifestStore
     let maxAttempts: Int
+    var flushVectorIndexMinRows = 1_000
 
     enum Outcome: Equatable { case nothingToDo, published, superseded }
 
@@ -59,7 +64,9 @@ struct Indexer {
         }
         if !documents.isEmpty {
             let minSeq = base.wal.first { $0.seq > base.indexedThroughSeq }?.seq ?? through
-            let bytes = try SegmentBuilder.build(documents, config: base.config, minSeq: minSeq, maxSeq: through)
+            var ivf = IVFBuildOptions()
+            ivf.minimumVectors = max(ivf.minimumVectors, flushVectorIndexMinRows)
+            let bytes = try SegmentBuilder.build(documents, config: base.config, minSeq: minSeq, maxSeq: through, ivfOptions: ivf)
             let key = layout.root + "segments/\(NamespaceLayout.padded(through))-\(token).seg"
             try await manifests.store.put(key, bytes, condition: .ifAbsent)
             references.append(SegmentReference(key: key, bytes: bytes.count, rows: documents.count, minSeq: minSeq, maxSeq: through))
@@ -72,7 +79,7 @@ struct Indexer {
     func compact(_ snapshot: Snapshot, fanIn: Int) async throws -> (Outcome, Manifest?) {
         let base = snapshot.manifest
         let inputs = Array(snapshot.view.segments.prefix(fanIn))
-        guard !base.isDeleted, fanIn >= 2, inputs.count >= fanIn else { return (.nothingToDo, nil) }
+        guard !base.isDeleted, fanIn >= 1, inputs.count >= fanIn else { return (.nothingToDo, nil) }
         for view in inputs { try await view.segment.load(.everything, store: manifests.store) }
         var documents: [Document] = []
         for view in inputs {

@@ -175,6 +175,13 @@ public final class Segment: Sendable {
     /// Whether the part exists in the object (an attribute no row of the segment has does not).
     public func hasColumn(_ name: String) -> Bool { parts["column/\(name)"] != nil }
     public var hasVectors: Bool { parts["vectors"] != nil }
+    /// At least this many rows have a vector (from the `vectors` part's size and the dimension,
+    /// counting a row ordinal per vector, so it never overstates).
+    public var vectorCountLowerBound: Int {
+        guard let location = parts["vectors"], let dimension = meta.dimension, dimension > 0 else { return 0 }
+        return max(0, location.length - 9) / (4 * dimension + 4)
+    }
+
     /// Whether the segment carries an IVF index (built when it had enough vectors).
     public var hasVectorIndex: Bool { parts["ivf"] != nil }
 
