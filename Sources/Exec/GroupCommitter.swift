@@ -239,6 +239,7 @@ actor GroupCommitter {
         case .int, .uint, .double: return 16
         case .string(let text): return 16 + text.utf8.count
         case .array(let items): return items.reduce(16) { $0 + estimatedBytes(of: $1) }
+        case .doubles(let values): return 16 + 8 * values.count
         case .object(let object):
             return object.pairs.reduce(16) { $0 + 16 + $1.key.utf8.count + estimatedBytes(of: $1.value) }
         }

@@ -146,9 +146,15 @@ public enum AttributeValueDecoding {
             guard v.isFinite else { throw path.invalid("numbers must be finite") }
             return .float(v)
         case .string(let s): return .string(s)
+        case .doubles(let values):
+            return .array(try values.enumerated().map { i, v in
+                guard v.isFinite else { throw path.index(i).invalid("numbers must be finite") }
+                return .float(v)
+            })
         case .array(let items):
             return .array(try items.enumerated().map { i, item in
                 if case .array = item { throw path.index(i).invalid("nested arrays are not supported") }
+                if case .doubles = item { throw path.index(i).invalid("nested arrays are not supported") }
                 if case .object = item { throw path.index(i).invalid("objects are not supported as array elements") }
                 return try decode(item, at: path.index(i))
             })

@@ -123,8 +123,23 @@ public struct JSONParser {
             }
             guard current == UInt8(ascii: "]") else { throw error("expected ',' or ']'") }
             position += 1
-            return .array(items)
+            return Self.compacted(items)
         }
+    }
+
+    /// Long arrays of fractional numbers (vectors) keep 8 bytes per number instead of a
+    /// 24-byte value each, so a body of vectors costs about its floats, not three times that.
+    static let compactArrayMinimum = 16
+
+    static func compacted(_ items: [JSONValue]) -> JSONValue {
+        guard items.count >= compactArrayMinimum else { return .array(items) }
+        var values: [Double] = []
+        values.reserveCapacity(items.count)
+        for item in items {
+            guard case .double(let v) = item else { return .array(items) }
+            values.append(v)
+        }
+        return .doubles(values)
     }
 
     private mutating func parseString() throws -> String {

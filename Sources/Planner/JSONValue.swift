@@ -1,7 +1,7 @@
 public import Log
 
 /// A parsed JSON value. Integers keep their exact value; objects keep key order.
-public enum JSONValue: Sendable, Equatable {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -10,6 +10,10 @@ public enum JSONValue: Sendable, Equatable {
     case double(Double)
     case string(String)
     case array([JSONValue])
+    /// An array of non-integer numbers, stored compactly (8 bytes per number instead of a
+    /// 24-byte value each): what vectors in JSON bodies are. The parser produces it for long
+    /// arrays whose elements are all fractional numbers; it equals the `.array` of `.double`s.
+    case doubles([Double])
     case object(JSONObject)
 
     public var kindName: String {
@@ -18,7 +22,7 @@ public enum JSONValue: Sendable, Equatable {
         case .bool: return "a boolean"
         case .int, .uint, .double: return "a number"
         case .string: return "a string"
-        case .array: return "an array"
+        case .array, .doubles: return "an array"
         case .object: return "an object"
         }
     }
@@ -29,8 +33,11 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public var arrayValue: [JSONValue]? {
-        if case .array(let a) = self { return a }
-        return nil
+        switch self {
+        case .array(let a): return a
+        case .doubles(let values): return values.map { .double($0) }
+        default: return nil
+        }
     }
 
     public var objectValue: JSONObject? {
@@ -52,6 +59,24 @@ public enum JSONValue: Sendable, Equatable {
         case .int(let v): return v
         case .double(let v) where v.rounded() == v && abs(v) < 9.0e15: return Int64(v)
         default: return nil
+        }
+    }
+}
+
+extension JSONValue: Equatable {
+    /// Structural equality; a compact `.doubles` equals the `.array` of the same `.double`s.
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.uint(let x), .uint(let y)): return x == y
+        case (.double(let x), .double(let y)): return x == y
+        case (.string(let x), .string(let y)): return x == y
+        case (.doubles(let x), .doubles(let y)): return x == y
+        case (.array, .array), (.array, .doubles), (.doubles, .array): return a.arrayValue! == b.arrayValue!
+        case (.object(let x), .object(let y)): return x == y
+        default: return false
         }
     }
 }

@@ -32,6 +32,13 @@ public enum JSONWriter {
                 write(item, into: &out)
             }
             out.append(UInt8(ascii: "]"))
+        case .doubles(let values):
+            out.append(UInt8(ascii: "["))
+            for (i, v) in values.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                write(.double(v), into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
         case .object(let object):
             out.append(UInt8(ascii: "{"))
             for (i, pair) in object.pairs.enumerated() {

@@ -14,6 +14,9 @@ public enum VectorDecoding {
         let limit = NamespaceConfig.maxDimension
         var vector: [Float]
         switch json {
+        case .doubles(let values):
+            guard values.count <= limit else { throw path.invalid("a vector has at most \(limit) dimensions, got \(values.count)") }
+            vector = values.map { Float($0) }
         case .array(let items):
             // Check the size before allocating anything proportional to it.
             guard items.count <= limit else { throw path.invalid("a vector has at most \(limit) dimensions, got \(items.count)") }
