@@ -68,6 +68,13 @@ public struct RowPredicate: Sendable {
                     }
                 case .values(let values)?:
                     return { row in valueTest.matches(values[row]) }
+                case .sparse(let rows, let values)?:
+                    // Evaluated once per stored value; every other row is null.
+                    var outcome: [Int32: Bool] = [:]
+                    for (row, value) in zip(rows, values) { outcome[row] = valueTest.matches(value) }
+                    let nullMatches = valueTest.matches(.null)
+                    let table = outcome
+                    return { row in table[Int32(row)] ?? nullMatches }
                 }
             }
         }

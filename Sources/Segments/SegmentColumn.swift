@@ -6,12 +6,16 @@ public import Log
 /// Columns whose values are all strings (or null) are dictionary-encoded: the distinct
 /// strings sorted by bytes, and a u32 code per row (`nullCode` for null). Equality and
 /// `In` filters then compare codes, and range and prefix filters map to a code range.
-/// Any other column stores each row's value with the WAL value codec.
+/// Any other column stores each row's value with the WAL value codec. A column that fewer
+/// than a quarter of the rows have a value in stores only those rows and their values
+/// (sparse), so an attribute one row has costs that row, not the whole segment.
 public enum SegmentColumn: Sendable {
     public static let nullCode = UInt32.max
 
     case dictionary(values: [String], codes: [UInt32])
     case values([AttributeValue])
+    /// Rows with a value (ascending) and their values; every other row is null.
+    case sparse(rows: [Int32], values: [AttributeValue])
 
     public subscript(row: Int) -> AttributeValue {
         switch self {
@@ -20,15 +24,33 @@ public enum SegmentColumn: Sendable {
             return code == Self.nullCode ? .null : .string(values[Int(code)])
         case .values(let values):
             return values[row]
+        case .sparse(let rows, let values):
+            var lo = 0, hi = rows.count
+            let target = Int32(row)
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if rows[mid] < target { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < rows.count && rows[lo] == target ? values[lo] : .null
         }
     }
 
     static let dictionaryKind: UInt8 = 1
     static let valuesKind: UInt8 = 2
+    static let sparseKind: UInt8 = 3
 
     /// Encodes `values` (one per row).
     public static func encode(_ values: [AttributeValue]) -> [UInt8] {
         var w = BinaryWriter()
+        let present = values.indices.filter { !values[$0].isNull }
+        if present.count * 4 < values.count {
+            w.u8(sparseKind)
+            w.u32(UInt32(values.count))
+            w.u32(UInt32(present.count))
+            for row in present { w.u32(UInt32(row)) }
+            for row in present { WALCodec.writeValue(values[row], &w) }
+            return w.bytes
+        }
         let allStrings = values.allSatisfy { value in
             switch value {
             case .string, .null: return true
@@ -85,6 +107,22 @@ public enum SegmentColumn: Sendable {
                 for _ in 0..<rows { values.append(try WALCodec.readValue(&r, depth: 0)) }
                 guard r.remaining == 0 else { throw r.corrupt("trailing bytes") }
                 return .values(values)
+            case sparseKind:
+                let count = Int(try r.u32())
+                guard count <= rows, count <= r.remaining / 4 else { throw r.corrupt("sparse count \(count) exceeds the part") }
+                var present = [Int32](repeating: 0, count: count)
+                var previous = -1
+                for i in 0..<count {
+                    let row = Int(try r.u32())
+                    guard row > previous, row < rows else { throw r.corrupt("sparse rows out of order") }
+                    present[i] = Int32(row)
+                    previous = row
+                }
+                var values: [AttributeValue] = []
+                values.reserveCapacity(count)
+                for _ in 0..<count { values.append(try WALCodec.readValue(&r, depth: 0)) }
+                guard r.remaining == 0 else { throw r.corrupt("trailing bytes") }
+                return .sparse(rows: present, values: values)
             default:
                 throw FormatError(.tooNew, object: object, "unknown column kind \(kind)")
             }

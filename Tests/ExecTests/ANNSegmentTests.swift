@@ -121,3 +121,20 @@ struct ANNSegmentTests {
         #expect(fine.objectValue?["avg_recall"]?.doubleValue == 1)
     }
 }
+
+@Suite struct SparseSegmentColumnTests {
+    @Test func filtersOnARareAttributeAnswerLikeTheTail() async throws {
+        let indexed = Engine(store: MemoryStore()), oracle = Engine(store: MemoryStore())
+        let rows = (0..<200).map { i in i % 50 == 7 ? #"{"id": \#(i), "rare": "x\#(i)", "n": \#(i)}"# : #"{"id": \#(i), "n": \#(i)}"# }
+        let body = try JSONParser.parse(Array(#"{"upsert_rows": [\#(rows.joined(separator: ","))]}"#.utf8))
+        _ = try await indexed.write("ns", body: body)
+        _ = try await oracle.write("ns", body: body)
+        #expect(try await indexed.indexNow("ns"))
+        for filter in [#"["rare", "Eq", "x57"]"#, #"["rare", "NotEq", "x57"]"#, #"["rare", "Eq", null]"#, #"["rare", "Glob", "x1*"]"#] {
+            let query = try JSONParser.parse(Array(#"{"top_k": 300, "filters": \#(filter), "include_attributes": ["rare"]}"#.utf8))
+            let a = try await indexed.query("ns", body: query).objectValue?["rows"]
+            let b = try await oracle.query("ns", body: query).objectValue?["rows"]
+            #expect(a == b, "\(filter)")
+        }
+    }
+}

@@ -101,6 +101,21 @@ struct SegmentFormatTests {
         }
     }
 
+    @Test("an attribute few rows have is stored sparsely and reads back null elsewhere")
+    func sparseColumns() async throws {
+        let documents = (0..<100).map { i in
+            Document(id: .uint(UInt64(i)), attributes: i % 40 == 3 ? ["rare": .int(Int64(i)), "common": .int(1)] : ["common": .int(1)])
+        }
+        let segment = try await Self.open(try SegmentBuilder.build(documents, config: NamespaceConfig(), minSeq: 1, maxSeq: 1))
+        guard case .sparse(let rows, let values)? = segment.column("rare") else {
+            Issue.record("a column 3 of 100 rows have must be sparse")
+            return
+        }
+        #expect(rows == [3, 43, 83] && values == [.int(3), .int(43), .int(83)])
+        #expect(segment.column("rare")?[43] == .int(43) && segment.column("rare")?[44] == .null && segment.column("rare")?[0] == .null)
+        if case .sparse? = segment.column("common") { Issue.record("a column every row has stays dense") }
+    }
+
     @Test func deletionVectorRoundTrip() throws {
         var bits = Bitset(count: 130)
         for row in [0, 64, 129] { bits.set(row) }
