@@ -28,7 +28,15 @@ public final class MotoServer: Sendable {
             from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
             from werkzeug.serving import make_server
             parent = os.getppid()
-            server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app), threaded=True)
+            app = DomainDispatcherApplication(create_backend_app)
+            # moto checks a conditional PUT and then stores it in two steps; S3 does both
+            # atomically. One request at a time gives the contract tests S3's atomicity (a
+            # threaded moto loses updates under concurrent If-Match writes).
+            lock = threading.Lock()
+            def serialized(environ, start_response):
+                with lock:
+                    return list(app(environ, start_response))
+            server = make_server("127.0.0.1", 0, serialized, threaded=True)
         except Exception as error:
             print("ERROR", repr(error), flush=True)
             sys.exit(1)
