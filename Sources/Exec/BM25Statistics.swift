@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 import Segments
 
@@ -11,6 +12,16 @@ struct BM25Statistics {
     var documentFrequencies: [Int]
 
     var averageLength: Double { documentCount == 0 ? 0 : Double(totalLength) / Double(documentCount) }
+
+    /// idf of query term `t`: ln(1 + (N − df + 0.5) / (df + 0.5)).
+    func idf(_ t: Int) -> Float {
+        let n = Float(documentCount), df = Float(documentFrequencies[t])
+        return Float(log(1 + Double((n - df + 0.5) / (df + 0.5))))
+    }
+
+    func formula(k1: Float, b: Float) -> BM25Formula {
+        BM25Formula(k1: k1, b: b, averageLength: Float(averageLength))
+    }
 
     init(sources: [RowSource], attribute: String, terms: [String]) {
         documentFrequencies = [Int](repeating: 0, count: terms.count)
@@ -46,5 +57,18 @@ struct BM25Statistics {
                 }
             }
         }
+    }
+}
+
+/// One term's BM25 contribution, written once for every scorer (exhaustive over the tail and
+/// segments, MaxScore and its block bounds), so they agree bit for bit.
+struct BM25Formula {
+    let k1: Float
+    let b: Float
+    let averageLength: Float
+
+    @inline(__always)
+    func score(idf: Float, tf: Float, length: Float) -> Float {
+        idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / averageLength))
     }
 }

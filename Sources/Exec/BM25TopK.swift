@@ -28,20 +28,10 @@ struct BM25TopK {
         mutating func offer(_ score: Float) { heap.insert(score) }
     }
 
-    func idf(_ t: Int) -> Float {
-        let n = Float(statistics.documentCount), df = Float(statistics.documentFrequencies[t])
-        return Float(log(1 + Double((n - df + 0.5) / (df + 0.5))))
-    }
-
-    @inline(__always)
-    func score(idf: Float, tf: Float, length: Float, averageLength: Float) -> Float {
-        idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / averageLength))
-    }
-
     /// Scores one segment, returning the rows that may still belong to the top `limit`.
     func scoreSegment(_ view: SegmentView, floor: inout ScoreFloor, examined: inout Int, skippedBlocks: inout Int) -> [(Int32, Float)] {
         guard let index = view.segment.textIndex(attribute) else { return [] }
-        let averageLength = Float(statistics.averageLength)
+        let formula = statistics.formula(k1: k1, b: b)
         struct Term {
             var t: Int
             var idf: Float
@@ -51,10 +41,10 @@ struct BM25TopK {
         var active: [Term] = []
         for (t, term) in terms.enumerated() {
             guard let entry = index.terms[term], statistics.documentFrequencies[t] > 0 else { continue }
-            let w = idf(t)
+            let w = statistics.idf(t)
             var bound: Float = 0
             for block in index.blocks[entry.blocks] {
-                bound = max(bound, score(idf: w, tf: Float(block.maxTermFrequency), length: Float(block.minLength), averageLength: averageLength))
+                bound = max(bound, formula.score(idf: w, tf: Float(block.maxTermFrequency), length: Float(block.minLength)))
             }
             active.append(Term(t: t, idf: w, bound: bound, cursor: PostingCursor(index: index, term: entry)))
         }
@@ -79,7 +69,7 @@ struct BM25TopK {
             var partial: Float = 0
             for i in essential..<active.count where active[i].cursor.doc == row {
                 if visible {
-                    let s = score(idf: active[i].idf, tf: Float(active[i].cursor.termFrequency), length: length, averageLength: averageLength)
+                    let s = formula.score(idf: active[i].idf, tf: Float(active[i].cursor.termFrequency), length: length)
                     contributions[active[i].t] = s
                     partial += s
                 }
@@ -95,7 +85,7 @@ struct BM25TopK {
                 }
                 active[i].cursor.seek(row)
                 if active[i].cursor.doc == row {
-                    let s = score(idf: active[i].idf, tf: Float(active[i].cursor.termFrequency), length: length, averageLength: averageLength)
+                    let s = formula.score(idf: active[i].idf, tf: Float(active[i].cursor.termFrequency), length: length)
                     contributions[active[i].t] = s
                     partial += s
                 }

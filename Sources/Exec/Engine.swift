@@ -337,7 +337,7 @@ public final class Engine: Sendable {
         let context = snapshot.context
         var candidates: [RowReference] = []
         for (index, source) in context.sources.enumerated() {
-            for row in 0..<source.rowCount where source.isVisible(row) && source.vector(row: row) != nil {
+            for row in 0..<source.rowCount where source.isVisible(row) && source.hasVector(row: row) {
                 candidates.append(RowReference(source: index, row: row))
             }
         }
@@ -500,21 +500,21 @@ public final class Engine: Sendable {
         if published, options.retainVersions > 0, let newest = try await replica.snapshot(strong: true)?.manifest.version {
             try await manifests.pruneVersions(namespace, newest: newest, keep: options.retainVersions)
         }
-        if let fresh = try await replica.snapshot(strong: true), fresh.manifest.segmentList.count >= options.indexer.compactionFanIn {
-            if case (.published, _) = try await indexer.compact(fresh, fanIn: options.indexer.compactionFanIn) {
+        // Compaction: the oldest `compactionFanIn` segments once that many exist; and, when quiet
+        // (no tail), every segment once some have vectors without an IVF index yet (flushed
+        // below flushVectorIndexMinRows), so one that trains it replaces them.
+        for pendingIndexOnly in [false, true] {
+            guard let fresh = try await replica.snapshot(strong: true) else { break }
+            let segments = fresh.view.segments
+            let fanIn = pendingIndexOnly
+                ? (fresh.manifest.wal.isEmpty && segments.contains { Self.awaitsVectorIndex($0.segment) } ? segments.count : 0)
+                : (segments.count >= options.indexer.compactionFanIn ? options.indexer.compactionFanIn : 0)
+            guard fanIn > 0 else { continue }
+            if case (.published, _) = try await indexer.compact(fresh, fanIn: fanIn) {
                 published = true
-                _ = try await replica.snapshot(strong: true)
             }
         }
-        // Quiet (no tail): segments whose vectors have no IVF index yet (flushed below
-        // flushVectorIndexMinRows) are compacted into one that trains it.
-        if let fresh = try await replica.snapshot(strong: true), fresh.manifest.wal.isEmpty,
-           fresh.view.segments.contains(where: { Self.awaitsVectorIndex($0.segment) }) {
-            if case (.published, _) = try await indexer.compact(fresh, fanIn: fresh.view.segments.count) {
-                published = true
-                _ = try await replica.snapshot(strong: true)
-            }
-        }
+        if published { _ = try await replica.snapshot(strong: true) }  // warm the new version
         return published
     }
 

@@ -42,7 +42,7 @@ actor NamespaceReplica {
     func snapshot(asOf version: UInt64) async throws -> Snapshot? {
         if let current, current.manifest.version == version { return current }
         guard let manifest = try await manifests.read(namespace, version: version) else { return nil }
-        return try await build(manifest, from: nil).snapshot
+        return try await build(manifest, from: nil, historical: true).snapshot
     }
 
     // MARK: Single-flight refresh
@@ -165,7 +165,8 @@ actor NamespaceReplica {
 
     /// Builds the snapshot of `manifest`: opens its segments (reusing those already open)
     /// and projects its WAL tail, extending `base`'s tail when the manifest only appended to it.
-    private func build(_ manifest: Manifest, from base: Snapshot?) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
+    /// A `historical` build (time travel) leaves this node's cache of open segments alone.
+    private func build(_ manifest: Manifest, from base: Snapshot?, historical: Bool = false) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
         if manifest.isDeleted {
             return (Snapshot(manifest: manifest, projection: NamespaceProjection(config: manifest.config)), 0)
         }
@@ -175,7 +176,7 @@ actor NamespaceReplica {
            manifest.segments == base.manifest.segments, manifest.indexedThroughSeq == base.manifest.indexedThroughSeq {
             view = base.view
         } else {
-            view = NamespaceView(segments: try await openSegmentViews(manifest.segmentList),
+            view = NamespaceView(segments: try await openSegmentViews(manifest.segmentList, current: !historical),
                                  tail: NamespaceProjection(config: manifest.config))
         }
         let pending = manifest.wal.filter { $0.seq > max(view.tail.appliedSeq, manifest.indexedThroughSeq) }
@@ -218,7 +219,9 @@ actor NamespaceReplica {
 
     /// Opens the segments a manifest lists with their deletion vectors, reusing open ones and
     /// forgetting those no longer listed (memory follows the newest manifest).
-    private func openSegmentViews(_ references: [SegmentReference]) async throws -> [SegmentView] {
+    /// `current` (the newest version's build) makes the cache follow these references; a
+    /// historical build reuses what is open but caches nothing of its own.
+    private func openSegmentViews(_ references: [SegmentReference], current: Bool) async throws -> [SegmentView] {
         let store = manifests.store
         var views: [SegmentView] = []
         for reference in references {
@@ -227,7 +230,7 @@ actor NamespaceReplica {
                 segment = open
             } else {
                 segment = try await Segment.open(key: reference.key, size: reference.bytes, store: store)
-                openSegments[reference.key] = segment
+                if current { openSegments[reference.key] = segment }
             }
             var deleted: Bitset? = nil
             if let key = reference.deletes {
@@ -236,16 +239,18 @@ actor NamespaceReplica {
                 } else {
                     let bytes = try await store.get(key).bytes
                     let bits = try DeletionVectorCodec.decode(bytes, rowCount: segment.rowCount, object: key)
-                    deletionVectors[key] = bits
+                    if current { deletionVectors[key] = bits }
                     deleted = bits
                 }
             }
             views.append(SegmentView(segment: segment, deleted: deleted))
         }
-        let listed = Set(references.map(\.key))
-        let listedDeletes = Set(references.compactMap(\.deletes))
-        openSegments = openSegments.filter { listed.contains($0.key) }
-        deletionVectors = deletionVectors.filter { listedDeletes.contains($0.key) }
+        if current {
+            let listed = Set(references.map(\.key))
+            let listedDeletes = Set(references.compactMap(\.deletes))
+            openSegments = openSegments.filter { listed.contains($0.key) }
+            deletionVectors = deletionVectors.filter { listedDeletes.contains($0.key) }
+        }
         return views
     }
 }

@@ -85,27 +85,19 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
         }
     }
 
-    private func weight(_ stats: BM25Statistics, _ t: Int) -> Float {
-        let n = Float(stats.documentCount), df = Float(stats.documentFrequencies[t])
-        return Float(log(1 + Double((n - df + 0.5) / (df + 0.5))))
-    }
-
     private func scoreTail(_ projection: NamespaceProjection, source: Int, _ stats: BM25Statistics) -> RowBatch? {
         guard let index = projection.textIndexes[attribute] else { return nil }
-        let averageLength = Float(stats.averageLength)
+        let formula = stats.formula(k1: k1, b: b)
         var scores: [Int32: Float] = [:]
         let alive = projection.alive
         for (t, term) in terms.enumerated() {
             guard let postings = index.postings[term], stats.documentFrequencies[t] > 0 else { continue }
-            let idf = weight(stats, t)
+            let idf = stats.idf(t)
             for i in 0..<postings.rows.count {
                 let row = postings.rows[i]
                 actuals.rowsExamined += 1
                 guard alive[Int(row)] else { continue }
-                let tf = Float(postings.termFrequencies[i])
-                let dl = Float(index.lengths[Int(row)])
-                let norm = k1 * (1 - b + b * dl / averageLength)
-                scores[row, default: 0] += idf * tf * (k1 + 1) / (tf + norm)
+                scores[row, default: 0] += formula.score(idf: idf, tf: Float(postings.termFrequencies[i]), length: Float(index.lengths[Int(row)]))
             }
         }
         guard !scores.isEmpty else { return nil }
@@ -115,20 +107,17 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
 
     private func scoreSegment(_ view: SegmentView, source: Int, _ stats: BM25Statistics) -> RowBatch? {
         guard let index = view.segment.textIndex(attribute) else { return nil }
-        let averageLength = Float(stats.averageLength)
+        let formula = stats.formula(k1: k1, b: b)
         var scores: [Int32: Float] = [:]
         var rows: [Int32] = [], frequencies: [UInt32] = []
         for (t, term) in terms.enumerated() {
             guard let entry = index.terms[term], stats.documentFrequencies[t] > 0 else { continue }
-            let idf = weight(stats, t)
+            let idf = stats.idf(t)
             for block in index.blocks[entry.blocks] {
                 index.decode(block, rows: &rows, frequencies: &frequencies)
                 actuals.rowsExamined += rows.count
                 for i in rows.indices where view.visible.contains(Int(rows[i])) {
-                    let tf = Float(frequencies[i])
-                    let dl = Float(index.lengths[Int(rows[i])])
-                    let norm = k1 * (1 - b + b * dl / averageLength)
-                    scores[rows[i], default: 0] += idf * tf * (k1 + 1) / (tf + norm)
+                    scores[rows[i], default: 0] += formula.score(idf: idf, tf: Float(frequencies[i]), length: Float(index.lengths[Int(rows[i])]))
                 }
             }
         }

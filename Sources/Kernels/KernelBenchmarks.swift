@@ -13,7 +13,7 @@ public enum KernelBenchmarks {
     public static func run(rows: Int, dimension: Int, repetitions: Int) -> String {
         precondition(rows > 0 && dimension > 0 && repetitions > 0)
         var report: [String] = []
-        var rng = _BenchRNG(seed: 0x1A60_0B0E)
+        var rng = SplitMix64(seed: 0x1A60_0B0E)
         var sink: Float = 0
 
         let matrix = (0..<(rows * dimension)).map { _ in rng.nextFloat() }
@@ -119,22 +119,3 @@ public enum KernelBenchmarks {
     }
 }
 
-/// SplitMix64, for benchmark data only.
-struct _BenchRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func nextFloat() -> Float {
-        Float(next() >> 40) * (1.0 / Float(1 << 23)) - 1
-    }
-    mutating func next(below n: Int) -> Int {
-        Int(next() % UInt64(n))
-    }
-}

@@ -47,6 +47,14 @@ public enum RowSource: Sendable {
         }
     }
 
+    /// Whether the row has a vector (without copying it out).
+    public func hasVector(row: Int) -> Bool {
+        switch self {
+        case .segment(let view): return view.segment.vectors?.vectorIndex(ofRow: row) != nil
+        case .tail(let projection): return projection.hasVector[row]
+        }
+    }
+
     public func vector(row: Int) -> [Float]? {
         switch self {
         case .segment(let view): return view.segment.vectors?.vector(ofRow: row)

@@ -25,13 +25,7 @@ public enum SegmentColumn: Sendable {
         case .values(let values):
             return values[row]
         case .sparse(let rows, let values):
-            var lo = 0, hi = rows.count
-            let target = Int32(row)
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if rows[mid] < target { lo = mid + 1 } else { hi = mid }
-            }
-            return lo < rows.count && rows[lo] == target ? values[lo] : .null
+            return SortedRows.position(of: row, count: rows.count) { rows[$0] }.map { values[$0] } ?? .null
         }
     }
 

@@ -19,15 +19,24 @@ public struct SparseColumn: Sendable {
 
     /// The value of a row (null when it has none): a binary search over the rows with values.
     public subscript(row: Int) -> AttributeValue {
-        var lo = 0, hi = rows.count
-        let target = Int32(row)
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if rows[mid] < target { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < rows.count && rows[lo] == target ? values[lo] : .null
+        SortedRows.position(of: row, count: rows.count) { rows[$0] }.map { values[$0] } ?? .null
     }
 
     /// Rows holding a value.
     public var count: Int { rows.count }
+}
+
+/// Lookup in an ascending list of row ordinals (sparse columns keep one).
+enum SortedRows {
+    /// Where `row` stands in the list read through `rowAt`, or nil when it is not listed.
+    @inline(__always)
+    static func position(of row: Int, count: Int, _ rowAt: (Int) -> Int32) -> Int? {
+        var lo = 0, hi = count
+        let target = Int32(row)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if rowAt(mid) < target { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < count && rowAt(lo) == target ? lo : nil
+    }
 }

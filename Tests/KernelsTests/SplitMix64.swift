@@ -1,23 +1,8 @@
-// Seeded RNG for reproducible test data (SplitMix64, Steele et al. 2014).
+// Test helpers over Kernels' seeded SplitMix64.
+import Kernels
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [-1, 1).
-    mutating func nextFloat() -> Float {
-        Float(next() >> 40) * (1.0 / Float(1 << 23)) - 1
-    }
-
+extension SplitMix64 {
+    /// `n` floats uniform in [-1, 1).
     mutating func floats(_ n: Int) -> [Float] {
         (0..<n).map { _ in nextFloat() }
     }

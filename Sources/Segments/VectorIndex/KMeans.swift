@@ -7,25 +7,10 @@ import Kernels
 // over the centroid matrix). Empty clusters are re-seeded by splitting the largest one
 // (faiss's rule: two copies of its centroid nudged apart), so k clusters survive.
 
-/// A deterministic SplitMix64 generator for sampling and seeding.
-struct IVFRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
+/// The generator of sampling and seeding: SplitMix64, so a build is reproducible by seed.
+typealias IVFRandom = SplitMix64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..<n` (n > 0).
-    mutating func next(below n: Int) -> Int { Int(next() % UInt64(n)) }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) * (1.0 / Double(UInt64(1) << 53)) }
-
+extension SplitMix64 {
     /// `count` distinct values of `0..<n` (partial Fisher–Yates), in random order.
     mutating func sample(_ count: Int, from n: Int) -> [Int] {
         if count >= n { return Array(0..<n) }
