@@ -7,13 +7,22 @@ Environment knobs:
                           still start their own)
   LAGOON_E2E_API_KEY      API key the client sends (default "test")
   LAGOON_E2E_READY_TIMEOUT  seconds to wait for GET /readyz (default 30)
+  LAGOON_E2E_BACKEND      "fs" (default): every server stores into its root folder;
+                          "s3": every server stores into a moto_server bucket on loopback (one per
+                          session), under a key prefix derived from its root folder, so a restart
+                          on the same root finds its data and separate roots stay separate
 """
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -32,6 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO / ".build" / "debug" / "lagoon"
 API_KEY = os.environ.get("LAGOON_E2E_API_KEY", "test")
 READY_TIMEOUT = float(os.environ.get("LAGOON_E2E_READY_TIMEOUT", "30"))
+BACKEND = os.environ.get("LAGOON_E2E_BACKEND", "fs")
+if BACKEND not in ("fs", "s3"):
+    raise RuntimeError(f'LAGOON_E2E_BACKEND must be "fs" or "s3", not {BACKEND!r}')
 
 
 def free_port() -> int:
@@ -51,6 +63,127 @@ def lagoon_bin() -> Path:
     return p
 
 
+# ----------------------------------------------------------------------------------------------
+# S3: moto_server on loopback
+
+
+class MotoS3:
+    """A moto_server (pip moto[server], an in-memory S3) on a free loopback port.
+
+    It serves one request at a time: moto checks a conditional PUT and then stores it in two
+    steps, where S3 does both atomically; a threaded moto would let two concurrent create-only
+    commits both succeed (the same launcher as Sources/LagoonTestSupport/MotoServer.swift).
+    A watchdog exits it when the test process dies without stopping it."""
+
+    CREDENTIALS = {"AWS_ACCESS_KEY_ID": "e2e-test", "AWS_SECRET_ACCESS_KEY": "e2e-secret", "AWS_SESSION_TOKEN": ""}
+    SCRIPT = """
+import os, sys, threading, time
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+parent = os.getppid()
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def serialized(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+server = make_server("127.0.0.1", 0, serialized, threaded=True)
+print("PORT", server.server_port, flush=True)
+def watchdog():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+threading.Thread(target=watchdog, daemon=True).start()
+server.serve_forever()
+"""
+
+    def __init__(self, log_path: Path):
+        if shutil.which("moto_server") is None:
+            pytest.fail("moto_server not found: pip install 'moto[server]' (tests/e2e/requirements.txt)", pytrace=False)
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-c", self.SCRIPT], stdout=subprocess.PIPE, stderr=self._log)
+        line = self.proc.stdout.readline().decode().split()
+        if len(line) != 2 or line[0] != "PORT":
+            self.stop()
+            pytest.fail(f"moto_server did not start (log: {log_path})", pytrace=False)
+        self.endpoint = f"http://127.0.0.1:{line[1]}"
+        import boto3
+
+        self.s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                               aws_access_key_id=self.CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                               aws_secret_access_key=self.CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+    def create_bucket(self, bucket: str) -> str:
+        self.s3.create_bucket(Bucket=bucket)
+        return bucket
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    def env(self, bucket: str, prefix: str, cache_dir: Path) -> dict[str, str]:
+        """The node settings (`[storage]`, `[cache]`, AWS credentials) of one node on this bucket."""
+        return {
+            "LAGOON_STORAGE__BACKEND": "s3",
+            "LAGOON_STORAGE__BUCKET": bucket,
+            "LAGOON_STORAGE__PREFIX": prefix,
+            "LAGOON_STORAGE__ENDPOINT": self.endpoint,
+            "LAGOON_CACHE__DIR": str(cache_dir),
+            **self.CREDENTIALS,
+        }
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+_session_moto: MotoS3 | None = None
+_session_moto_lock = threading.Lock()
+SESSION_BUCKET = "lagoon-e2e-suite"
+
+
+def session_moto() -> MotoS3:
+    """The moto_server of this test process (LAGOON_E2E_BACKEND=s3), started on first use with
+    the suite's bucket, stopped at exit."""
+    global _session_moto
+    with _session_moto_lock:
+        if _session_moto is None:
+            log = Path(os.environ.get("TMPDIR", "/tmp")) / f"lagoon-e2e-moto-{os.getpid()}.log"
+            _session_moto = MotoS3(log)
+            _session_moto.create_bucket(SESSION_BUCKET)
+            atexit.register(_session_moto.stop)
+        return _session_moto
+
+
+def s3_prefix(root: Path) -> str:
+    """The key prefix standing in for the storage folder `root` on S3."""
+    return "e2e-" + hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16] + "/"
+
+
+def backend_env(root: Path, cache_dir: Path) -> dict[str, str]:
+    """Storage settings of a node over `root` on the selected backend: the folder itself, or
+    (s3) the suite's bucket under a prefix named after the folder."""
+    if BACKEND == "fs":
+        return {"LAGOON_STORAGE__ROOT": str(root)}
+    return session_moto().env(SESSION_BUCKET, s3_prefix(root), cache_dir)
+
+
+def stored_keys(root: Path, under: str) -> list[str]:
+    """Keys (relative to the store) of the objects nodes over `root` stored below `under`,
+    e.g. "ns/x/segments/", on the selected backend."""
+    if BACKEND == "fs":
+        folder = Path(root) / under
+        return sorted(str(p.relative_to(root)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    prefix = s3_prefix(root)
+    return [k[len(prefix):] for k in session_moto().keys(SESSION_BUCKET, prefix + under)]
+
+
 class LagoonServer:
     """One `lagoon serve` process over a storage root. Can be killed and restarted on the same root."""
 
@@ -62,6 +195,8 @@ class LagoonServer:
         self.port: int | None = None
         self.starts = 0
         self._log = None
+        # On S3 the node's disk cache; kept across restarts like a real node's.
+        self.cache_dir = self.log_dir / f"cache-{uuid.uuid4().hex[:8]}"
 
     @property
     def url(self) -> str:
@@ -91,7 +226,7 @@ class LagoonServer:
         self.starts += 1
         listen = f"127.0.0.1:{self.port}"
         env = dict(os.environ)
-        env["LAGOON_STORAGE__ROOT"] = str(self.root)
+        env.update(backend_env(self.root, self.cache_dir))
         env["LAGOON_SERVER__LISTEN"] = listen
         env.update(self.extra_env)
         self._log = open(self.log_path(), "wb")
@@ -166,10 +301,52 @@ class LagoonServer:
         return self.start(port)
 
 
+class LagoonWorker:
+    """One `lagoon worker` process (an indexing node, no HTTP) with the given environment on top
+    of the test's; can be killed (by pid) and started again."""
+
+    def __init__(self, log_dir: Path, extra_env: dict[str, str], discover_secs: int = 1):
+        self.log_dir = Path(log_dir)
+        self.extra_env = dict(extra_env)
+        self.discover_secs = discover_secs
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self._log = None
+
+    def log_path(self) -> Path:
+        return self.log_dir / f"worker-{self.starts}.log"
+
+    def start(self) -> "LagoonWorker":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        self._log = open(self.log_path(), "wb")
+        self.proc = subprocess.Popen([str(lagoon_bin()), "worker", "--discover-secs", str(self.discover_secs)],
+                                     env={**os.environ, **self.extra_env}, cwd=str(self.log_dir),
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signals the process we started (by its pid), SIGKILL if it outlives 15 s, and reaps it."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=15)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
 def make_client(url: str, **kw) -> turbopuffer.Turbopuffer:
+    kw.setdefault("api_key", API_KEY)
     kw.setdefault("max_retries", 2)
     kw.setdefault("timeout", 60)
-    return turbopuffer.Turbopuffer(api_key=API_KEY, base_url=url, **kw)
+    return turbopuffer.Turbopuffer(base_url=url, **kw)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ says "up-to-date", and BM25, vector and filter queries answer exactly as before 
 the Python oracles say, also after another restart (then read from segments, not the WAL)."""
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
-from conftest import LagoonServer, make_client
+from conftest import LagoonServer, LagoonWorker, backend_env, make_client, stored_keys
 from e2e_util import (
     BM25Field,
     as_list,
@@ -117,37 +119,26 @@ def test_embedded_indexer_brings_metadata_up_to_date(tmp_path):
         check_against_oracles(ns, docs, query_vec)
     finally:
         indexed.kill()
-    segments = list((root / "ns" / NS / "segments").glob("*"))
-    assert segments, "the indexer must have written segments"
+    assert stored_keys(root, f"ns/{NS}/segments/"), "the indexer must have written segments"
 
 
 def test_worker_process_indexes_for_a_server_without_indexer(tmp_path):
     """`lagoon worker` on the same storage indexes what a server with embedded_indexer = false wrote."""
-    import os
-    import subprocess
-
-    from conftest import lagoon_bin
-
     root = tmp_path / "root"
     srv = LagoonServer(root, tmp_path / "logs", {"LAGOON_SERVER__EMBEDDED_INDEXER": "false"}).start()
-    env = dict(os.environ, LAGOON_STORAGE__ROOT=str(root), LAGOON_INDEXER__FLUSH_INTERVAL_SECS="1")
-    log = open(tmp_path / "worker.log", "wb")
-    worker = None
+    worker = LagoonWorker(tmp_path / "worker", {**backend_env(root, tmp_path / "worker" / "cache"),
+                                                "LAGOON_INDEXER__FLUSH_INTERVAL_SECS": "1"})
     try:
         ns = make_client(srv.url).namespace(NS)
         docs = write_all(ns, documents())
         query_vec = as_list(random_vectors(1, 8, seed=5)[0])
         before = answers(ns, query_vec)
         assert index_status(ns).status == "updating"
-        worker = subprocess.Popen([str(lagoon_bin()), "worker", "--discover-secs", "1"], env=env, cwd=str(tmp_path),
-                                  stdout=log, stderr=subprocess.STDOUT)
+        worker.start()
         wait_until(lambda: index_status(ns).status == "up-to-date", timeout=20, what="the worker to index the namespace")
-        assert worker.poll() is None, "the worker keeps running"
+        assert worker.alive(), "the worker keeps running"
         assert answers(ns, query_vec) == before
         check_against_oracles(ns, docs, query_vec)
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            worker.wait(timeout=15)
-        log.close()
+        worker.kill(signal.SIGTERM)
         srv.kill()

@@ -7,69 +7,34 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 
-import boto3
 import pytest
-import requests
 
-from conftest import LagoonServer, free_port, lagoon_bin, make_client
+from conftest import LagoonServer, MotoS3, free_port, lagoon_bin, make_client
 from e2e_util import fetch_all, ranked_pairs, wait_until
 
 BUCKET = "lagoon-e2e"
 PREFIX = "tenant-a/"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "e2e-test", "AWS_SECRET_ACCESS_KEY": "e2e-secret", "AWS_SESSION_TOKEN": ""}
 
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory):
     """A moto_server on a free loopback port with the test bucket; stopped (by pid) afterwards."""
-    if shutil.which("moto_server") is None:
-        pytest.fail("moto_server not found: pip install 'moto[server]' (tests/e2e/requirements.txt)", pytrace=False)
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
+    server = MotoS3(tmp_path_factory.mktemp("moto") / "moto.log")
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(endpoint, timeout=1)
-                break
-            except requests.RequestException:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto_server did not start on {endpoint}", pytrace=False)
-                time.sleep(0.1)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="e2e-test", aws_secret_access_key="e2e-secret")
-        s3.create_bucket(Bucket=BUCKET)
-        yield endpoint, s3
+        server.create_bucket(BUCKET)
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        server.stop()
 
 
-def s3_env(endpoint: str, cache_dir, bucket: str = BUCKET) -> dict:
-    return {
-        "LAGOON_STORAGE__BACKEND": "s3",
-        "LAGOON_STORAGE__BUCKET": bucket,
-        "LAGOON_STORAGE__PREFIX": PREFIX,
-        "LAGOON_STORAGE__ENDPOINT": endpoint,
-        "LAGOON_CACHE__DIR": str(cache_dir),
-        "LAGOON_INDEXER__FLUSH_INTERVAL_SECS": "1",
-        **CREDENTIALS,
-    }
+def s3_env(moto: MotoS3, cache_dir, bucket: str = BUCKET) -> dict:
+    return {**moto.env(bucket, PREFIX, cache_dir), "LAGOON_INDEXER__FLUSH_INTERVAL_SECS": "1"}
 
 
 def test_write_query_index_restart_on_s3(moto, tmp_path):
-    endpoint, s3 = moto
     cache = tmp_path / "cache"
-    srv = LagoonServer(tmp_path / "unused-root", tmp_path / "logs", s3_env(endpoint, cache)).start()
+    srv = LagoonServer(tmp_path / "unused-root", tmp_path / "logs", s3_env(moto, cache)).start()
     try:
         ns = make_client(srv.url).namespace("s3-e2e")
         rows = [{"id": i, "text": f"doc {i} " + ("river" if i % 3 == 0 else "stone"), "n": i, "vector": [float(i), 1.0, 0.5]}
@@ -97,7 +62,7 @@ def test_write_query_index_restart_on_s3(moto, tmp_path):
         assert answers() == want
         assert ns.metadata().approx_row_count == 39
 
-        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET) for o in page.get("Contents", [])]
+        keys = moto.keys(BUCKET)
         assert keys and all(k.startswith(PREFIX) for k in keys), f"every object under the prefix: {keys[:5]}"
         assert not any(k.startswith(PREFIX + PREFIX) for k in keys), "the prefix is applied once"
         assert any("/segments/" in k for k in keys), "the indexer wrote segments to the bucket"
@@ -119,9 +84,8 @@ def test_write_query_index_restart_on_s3(moto, tmp_path):
 
 
 def test_unusable_bucket_stops_the_server(moto, tmp_path):
-    endpoint, _ = moto
     env = dict(os.environ)
-    env.update(s3_env(endpoint, tmp_path / "cache", bucket="no-such-bucket"))
+    env.update(s3_env(moto, tmp_path / "cache", bucket="no-such-bucket"))
     proc = subprocess.run([str(lagoon_bin()), "serve", "--listen", f"127.0.0.1:{free_port()}"],
                           env=env, cwd=tmp_path, capture_output=True, timeout=60)
     assert proc.returncode != 0
