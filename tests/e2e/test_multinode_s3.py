@@ -2,10 +2,11 @@
 writer node, two query nodes and two `lagoon worker` processes share one moto_server bucket on
 loopback. Every node is the real binary (LAGOON_BIN); the official turbopuffer client drives them.
 
-Concurrent clients write DOCS documents through the writer node. Every acknowledged batch is
-looked for on both query nodes: an eventual read that starts `[manifest] poll_interval_ms` after
-the acknowledgement must find all of it (the staleness bound of seed 004), and a strong read
-started right after the acknowledgement must find it too. Midway a worker and a query node are
+Concurrent clients write DOCS documents through the writer node, in batches; each batch also
+overwrites one document and deletes another of the same client's previous batch. Every
+acknowledged write is looked for on both query nodes: an eventual read that starts
+`[manifest] poll_interval_ms` after the acknowledgement must see all of it (the staleness bound of
+seed 004), and a strong read started right after the acknowledgement must see it too. Midway a worker and a query node are
 killed with SIGKILL and started again. At the end the workers have indexed and compacted
 (metadata `up-to-date`; the bucket's manifests list segments, one of them a merge of earlier
 ones), and every node answers with exactly the acknowledged documents.
@@ -33,7 +34,7 @@ import pytest
 import turbopuffer
 
 from conftest import LagoonServer, LagoonWorker, MotoS3, make_client
-from e2e_util import fetch_all, ids_of, wait_until
+from e2e_util import fetch_all, ids_of, rows_of, wait_until
 
 DOCS = int(os.environ.get("LAGOON_MULTINODE_DOCS", "20000"))
 BATCH = 100
@@ -50,14 +51,51 @@ CHECK_THREADS = 4  # per query node
 KILL_WORKER_AT, KILL_QUERY_NODE_AT = 0.3, 0.5
 
 
-def doc(i: int) -> dict:
-    """Document `i`, a pure function of its id (the oracle)."""
-    return {"id": i, "n": i, "text": f"w{i % 97} w{i % 89} shared",
+# Offsets in a client's previous batch that its next write overwrites and deletes.
+OVERWRITE, DELETE = 3, 7
+
+
+def doc(i: int, overwritten: bool = False) -> dict:
+    """Document `i` as first written or as overwritten: a pure function (the oracle)."""
+    return {"id": i, "n": i + DOCS if overwritten else i, "text": f"w{i % 97} w{i % 89} shared",
             "vector": [math.sin(i * (k + 1) * 0.37) for k in range(DIM)]}
 
 
 def batch_ids(b: int) -> list[int]:
     return list(range(b * BATCH, min(DOCS, (b + 1) * BATCH)))
+
+
+@dataclass
+class Write:
+    """One client write: batch `batch` of new documents, plus an overwrite and a delete in the
+    client's previous batch `prev` (no later write touches either again)."""
+    batch: int
+    prev: int | None
+
+    def request(self) -> dict:
+        rows = [doc(i) for i in batch_ids(self.batch)]
+        if self.prev is None:
+            return {"upsert_rows": rows}
+        return {"upsert_rows": rows + [doc(self.prev * BATCH + OVERWRITE, overwritten=True)],
+                "deletes": [self.prev * BATCH + DELETE]}
+
+    def settled(self) -> dict[int, int | None]:
+        """id -> `n` (None: absent) for the documents this write leaves in their final state."""
+        out: dict[int, int | None] = {i: i for i in batch_ids(self.batch) if i % BATCH not in (OVERWRITE, DELETE)}
+        if self.prev is not None:
+            out[self.prev * BATCH + OVERWRITE] = self.prev * BATCH + OVERWRITE + DOCS
+            out[self.prev * BATCH + DELETE] = None
+        return out
+
+
+def final_state(batches_of_client: list[list[int]]) -> dict[int, int]:
+    """id -> `n` of every live document once all writes are acknowledged."""
+    state = {i: i for i in range(DOCS)}
+    for own in batches_of_client:
+        for prev in own[:-1]:
+            state[prev * BATCH + OVERWRITE] += DOCS
+            del state[prev * BATCH + DELETE]
+    return state
 
 
 def keys_file(path, **keys: str):
@@ -74,7 +112,7 @@ def keys_file(path, **keys: str):
 @dataclass(order=True)
 class Check:
     due: float
-    batch: int = field(compare=False)
+    write: Write = field(compare=False)
     strong: bool = field(compare=False)
 
 
@@ -121,7 +159,9 @@ class QueryNodeChecker:
             self.pool.submit(self._run, check)
 
     def _run(self, check: Check) -> None:
-        want = batch_ids(check.batch)
+        settled = check.write.settled()
+        want = {i: n for i, n in settled.items() if n is not None}
+        kind = f"batch {check.write.batch} ({'strong' if check.strong else 'eventual'})"
         deadline = time.monotonic() + 90
         while True:
             gen = self.generation
@@ -131,27 +171,27 @@ class QueryNodeChecker:
                     self.local.ns = make_client(self.node.url, api_key=READER_KEY, max_retries=0, timeout=30).namespace(NS)
                     self.local.generation = gen
                 resp = self.local.ns.query(
-                    top_k=len(want), filters=("id", "In", want), include_attributes=["n"],
+                    top_k=len(settled), filters=("id", "In", sorted(settled)), include_attributes=["n"],
                     consistency={"level": "strong" if check.strong else "eventual"})
-                got = sorted(ids_of(resp))
+                got = {row["id"]: row["n"] for row in rows_of(resp)}
             except (turbopuffer.APIConnectionError, turbopuffer.APITimeoutError) as e:
                 if (self.down.is_set() or gen != self.generation) and time.monotonic() < deadline:
                     self.retried += 1
                     time.sleep(0.1)
                     continue  # the node was killed under this check: look again once it is back
-                self._violation(f"batch {check.batch}: {self.node.url} unreachable while up: {e!r}")
+                self._violation(f"{kind}: {self.node.url} unreachable while up: {e!r}")
                 return
             except Exception as e:  # noqa: BLE001 - any error answer is a violation
-                self._violation(f"batch {check.batch} ({'strong' if check.strong else 'eventual'}): {e!r}")
+                self._violation(f"{kind}: {e!r}")
                 return
             with self.lock:
                 self.done += 1
                 self.query_seconds += time.monotonic() - started
                 self.late.append(started - check.due)
             if got != want:
-                missing = sorted(set(want) - set(got))
-                self._violation(f"batch {check.batch}: {'strong' if check.strong else 'eventual'} read started "
-                                f"{started - check.due:+.3f}s after it was due misses {len(missing)} ids, e.g. {missing[:5]}")
+                wrong = sorted(i for i in settled if got.get(i) != want.get(i))
+                self._violation(f"{kind}: a read started {started - check.due:+.3f}s after it was due differs for "
+                                f"{len(wrong)} ids: " + ", ".join(f"{i}: {got.get(i)} not {want.get(i)}" for i in wrong[:5]))
             return
 
     def _violation(self, text: str) -> None:
@@ -248,6 +288,7 @@ def test_writer_query_nodes_and_workers_share_one_bucket(cluster):
 
     checkers = [QueryNodeChecker(q) for q in query_nodes]
     batches = list(range((DOCS + BATCH - 1) // BATCH))
+    own = [batches[t::CLIENTS] for t in range(CLIENTS)]
     acked: set[int] = set()
     failed: dict[int, str] = {}
     acked_lock = threading.Lock()
@@ -255,9 +296,10 @@ def test_writer_query_nodes_and_workers_share_one_bucket(cluster):
 
     def write_client(t: int) -> None:
         ns = make_client(writer.url, api_key=WRITER_KEY).namespace(NS)
-        for b in batches[t::CLIENTS]:
+        for k, b in enumerate(own[t]):
+            write = Write(b, own[t][k - 1] if k else None)
             try:
-                ns.write(upsert_rows=[doc(i) for i in batch_ids(b)], distance_metric="euclidean_squared",
+                ns.write(**write.request(), distance_metric="euclidean_squared",
                          schema={"text": {"type": "string", "full_text_search": True}})
             except Exception as e:  # noqa: BLE001 - recorded; the writer node is never killed
                 with acked_lock:
@@ -266,10 +308,12 @@ def test_writer_query_nodes_and_workers_share_one_bucket(cluster):
             at = time.monotonic()
             with acked_lock:
                 acked.add(b)
-            for k, checker in enumerate(checkers):
-                checker.schedule(Check(at + poll, b, strong=False))
-                if (b + k) % 4 == 0:
-                    checker.schedule(Check(at, b, strong=True))
+            for checker in checkers:
+                checker.schedule(Check(at + poll, write, strong=False))
+            # Strong reads refresh a node's copy, which would make its eventual reads fresher
+            # than the poll alone: only the second query node gets them.
+            if b % 2 == 0:
+                checkers[1].schedule(Check(at, write, strong=True))
 
     def chaos() -> list[str]:
         """SIGKILL a worker, then a query node, midway; start each again."""
@@ -332,18 +376,18 @@ def test_writer_query_nodes_and_workers_share_one_bucket(cluster):
     assert newest["wal"] == [] and segments, f"version {newest['version']} still has a tail or no segments"
     for s in segments:
         assert s["key"] in keys and (s.get("deletes") is None or s["deletes"] in keys), f"{s} is missing from the bucket"
-    assert sum(s["rows"] - s.get("deleted_rows", 0) for s in segments) == DOCS
+    want = final_state(own)
+    assert sum(s["rows"] - s.get("deleted_rows", 0) for s in segments) == len(want)
     assert merges(versions), f"no compaction among {len(versions)} versions: " + \
         str([[(s["min_seq"], s["max_seq"]) for s in v.get("segments") or []] for v in versions[-5:]])
 
     # Every node answers with exactly the acknowledged documents, from segments now.
-    want = {i: doc(i) for i in range(DOCS)}
-    word_hits = sorted(i for i in range(DOCS) if "w13" in want[i]["text"].split())
+    word_hits = sorted(i for i in want if "w13" in doc(i)["text"].split())
     for srv in (writer, *query_nodes):
         ns = make_client(srv.url, api_key=READER_KEY).namespace(NS)
         rows = fetch_all(ns, include_attributes=["n", "text"], page=5000)
-        assert sorted(rows) == list(range(DOCS)), f"{srv.url}: {len(rows)} documents, want {DOCS}"
-        wrong = [i for i, r in rows.items() if r["n"] != i or r["text"] != want[i]["text"]]
+        assert sorted(rows) == sorted(want), f"{srv.url}: {len(rows)} documents, want {len(want)}"
+        wrong = [i for i, r in rows.items() if r["n"] != want[i] or r["text"] != doc(i)["text"]]
         assert not wrong, f"{srv.url}: attributes differ for ids {wrong[:5]}"
         bm25 = ns.query(rank_by=("text", "BM25", "w13"), top_k=1000)
         assert sorted(ids_of(bm25)) == word_hits, f"{srv.url}: BM25 matches differ"
