@@ -47,6 +47,7 @@ PREFIX = "cluster/"
 WRITER_KEY = "lagoon_multinode-writer-key"
 READER_KEY = "lagoon_multinode-reader-key"
 CHECK_THREADS = 4  # per query node
+FAN_IN = 3  # [indexer] compaction_fanin: small, so 20,000 documents see several merges
 # Killed and restarted when this share of the batches is acknowledged.
 KILL_WORKER_AT, KILL_QUERY_NODE_AT = 0.3, 0.5
 
@@ -210,17 +211,23 @@ class QueryNodeChecker:
 # the bucket's manifests
 
 
-def manifests(moto: MotoS3) -> list[dict]:
-    """Every manifest version of NS in the bucket, oldest first (the payload of the envelope,
-    Specs/format/envelope.md: a 24-byte header for the name "manifest", a 12-byte footer)."""
+def manifest_keys(moto: MotoS3) -> list[str]:
     prefix = f"{PREFIX}ns/{NS}/manifest/"
-    keys = sorted(k for k in moto.keys(BUCKET, prefix) if k[len(prefix):].isdigit())
-    out = []
-    for key in keys:
-        body = moto.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        assert body[:4] == b"LGON" and body[5:13] == b"manifest", f"{key} is not a framed manifest"
-        out.append(json.loads(body[24:-12]))
-    return out
+    return sorted(k for k in moto.keys(BUCKET, prefix) if k[len(prefix):].isdigit())
+
+
+def read_manifest(moto: MotoS3, key: str) -> dict:
+    """The JSON payload of a manifest object (Specs/format/envelope.md: a 24-byte header for the
+    name "manifest", a 12-byte footer)."""
+    body = moto.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert body[:4] == b"LGON" and body[5:13] == b"manifest", f"{key} is not a framed manifest"
+    return json.loads(body[24:-12])
+
+
+def compacted(moto: MotoS3) -> bool:
+    """The newest version has no tail and fewer segments than a compaction merges."""
+    newest = read_manifest(moto, manifest_keys(moto)[-1])
+    return newest["wal"] == [] and 0 < len(newest.get("segments") or []) < FAN_IN
 
 
 def merges(versions: list[dict]) -> list[str]:
@@ -255,7 +262,7 @@ def cluster(tmp_path):
              "LAGOON_SERVER__EMBEDDED_INDEXER": "false",
              "LAGOON_INDEXER__FLUSH_INTERVAL_SECS": "1",
              "LAGOON_INDEXER__FLUSH_ENTRIES": "4",
-             "LAGOON_INDEXER__COMPACTION_FANIN": "3"}
+             "LAGOON_INDEXER__COMPACTION_FANIN": str(FAN_IN)}
         if keys is not None:
             e["LAGOON_AUTH__KEYS_FILE"] = str(keys)
         return e
@@ -369,7 +376,9 @@ def test_writer_query_nodes_and_workers_share_one_bucket(cluster):
     indexed = time.monotonic()
     assert all(w.alive() for w in workers), "the workers keep running"
 
-    versions = manifests(moto)
+    # Compaction follows the last flush; wait for it to settle, then read every version.
+    wait_until(lambda: compacted(moto), timeout=120, interval=0.5, what=f"fewer than {FAN_IN} segments and no tail")
+    versions = [read_manifest(moto, key) for key in manifest_keys(moto)]
     newest = versions[-1]
     keys = {k[len(PREFIX):] for k in moto.keys(BUCKET, f"{PREFIX}ns/{NS}/")}  # manifests name keys below the prefix
     segments = newest.get("segments") or []
