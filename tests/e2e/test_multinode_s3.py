@@ -248,9 +248,10 @@ def merges(versions: list[dict]) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cluster(tmp_path):
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
     """moto, one writer node, two query nodes, two workers; everything stopped by pid at the end."""
+    tmp_path = tmp_path_factory.mktemp("cluster")
     moto = MotoS3(tmp_path / "moto.log")
     moto.create_bucket(BUCKET)
     writer_keys = keys_file(tmp_path / "writer-keys.toml", writer=(WRITER_KEY, "writer"), reader=(READER_KEY, "reader"))
@@ -407,3 +408,63 @@ def test_writer_query_nodes_and_workers_share_one_bucket(cluster):
               f"checks started after due: median {late[len(late) // 2]:.2f}s, p90 {late[len(late) * 9 // 10]:.2f}s; "
               f"mean check {sum(c.query_seconds for c in checkers) / sum(c.done for c in checkers):.3f}s; retried {checkers[1].retried}; {events}")
     print(timing)
+
+
+def test_query_nodes_follow_a_delete_and_recreate(cluster):
+    """A namespace deleted and written again on the writer node: the query nodes, which had the
+    first incarnation open (segments included), answer 404 and then only the new documents,
+    at once for strong reads (second query node) and within the poll bound for eventual ones
+    (first query node: no strong read refreshes its copy); also once the workers have indexed
+    the new incarnation."""
+    _, servers, _ = cluster
+    name = "recreated"
+    poll = POLL_MS / 1000
+    writer = make_client(servers["writer"].url, api_key=WRITER_KEY).namespace(name)
+    eventual, strong = (make_client(servers[q].url, api_key=READER_KEY, max_retries=0).namespace(name) for q in ("query1", "query2"))
+
+    def contents(ns) -> dict:
+        level = "eventual" if ns is eventual else "strong"
+        rows = fetch_all(ns, include_attributes=["v"], consistency={"level": level})
+        return {i: r["v"] for i, r in rows.items()}
+
+    def absent(ns) -> bool:
+        try:
+            contents(ns)
+        except turbopuffer.NotFoundError:
+            return True
+        return False
+
+    def indexed() -> bool:
+        return writer.metadata().index.status == "up-to-date"
+
+    def after_poll(since: float) -> None:
+        time.sleep(max(0.0, since + poll - time.monotonic()))
+
+    first = {i: "first" for i in range(0, 300)}
+    writer.write(upsert_rows=[{"id": i, "v": v, "vector": [float(i), 1.0]} for i, v in first.items()],
+                 distance_metric="euclidean_squared")
+    wait_until(indexed, timeout=60, interval=0.2, what="the first incarnation indexed")
+    at = time.monotonic()
+    assert contents(strong) == first
+    after_poll(at)
+    assert contents(eventual) == first
+
+    writer.delete_all()
+    at = time.monotonic()
+    assert absent(strong)
+    after_poll(at)
+    assert absent(eventual)
+
+    second = {i: "second" for i in range(200, 400)}
+    writer.write(upsert_rows=[{"id": i, "v": v, "vector": [1.0, float(i)]} for i, v in second.items()],
+                 distance_metric="euclidean_squared")
+    at = time.monotonic()
+    assert contents(strong) == second
+    after_poll(at)
+    assert contents(eventual) == second
+
+    wait_until(indexed, timeout=60, interval=0.2, what="the second incarnation indexed")
+    at = time.monotonic()
+    assert contents(strong) == second
+    after_poll(at)
+    assert contents(eventual) == second
