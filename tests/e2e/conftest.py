@@ -184,6 +184,21 @@ def stored_keys(root: Path, under: str) -> list[str]:
     return [k[len(prefix):] for k in session_moto().keys(SESSION_BUCKET, prefix + under)]
 
 
+def signal_and_reap(proc: subprocess.Popen, sig: int) -> None:
+    """Signals a process we started (by its pid), SIGKILL if it outlives 15 s, and reaps it."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
 class LagoonServer:
     """One `lagoon serve` process over a storage root. Can be killed and restarted on the same root."""
 
@@ -269,16 +284,7 @@ class LagoonServer:
         """Kill the process we started (by its pid) and reap it."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
+        signal_and_reap(self.proc, sig)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -329,14 +335,8 @@ class LagoonWorker:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signals the process we started (by its pid), SIGKILL if it outlives 15 s, and reaps it."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
+        if self.proc is not None:
+            signal_and_reap(self.proc, sig)
         if self._log is not None:
             self._log.close()
             self._log = None
