@@ -88,6 +88,7 @@ def serialized(environ, start_response):
         return list(app(environ, start_response))
 server = make_server("127.0.0.1", 0, serialized, threaded=True)
 print("PORT", server.server_port, flush=True)
+os.dup2(2, 1)  # the rest of stdout to the log: nobody reads the pipe any more
 def watchdog():
     while os.getppid() == parent:
         time.sleep(0.5)
