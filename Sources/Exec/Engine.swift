@@ -277,7 +277,13 @@ public final class Engine: Sendable {
     public func explain(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let snapshot = try await snapshot(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
         let query = try QueryDecoder.decode(body, config: snapshot.manifest.config)
-        let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot))
+        if let filter = query.filter {
+            // The filter's estimate comes from the attribute indexes.
+            var indexes = SegmentPartRequest()
+            indexes.filterIndexes = filter.attributeNames
+            try await snapshot.view.load(indexes, store: manifests.store)
+        }
+        let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot, filter: query.filter))
         var actuals: [OperatorActuals]? = nil
         if case .bool(true)? = body.objectValue?["analyze"] {
             try await snapshot.view.load(QueryParts.needed(query, config: snapshot.manifest.config), store: manifests.store)
@@ -290,7 +296,9 @@ public final class Engine: Sendable {
         ]))
     }
 
-    func statistics(_ snapshot: Snapshot) -> SnapshotStatistics {
+    /// With `filter`, its matches are estimated from the attribute indexes (for `explain`;
+    /// plans' shapes do not depend on it, operators decide from exact counts at run time).
+    func statistics(_ snapshot: Snapshot, filter: FilterExpression? = nil) -> SnapshotStatistics {
         let view = snapshot.view
         let vectors = view.segments.reduce(view.tail.vectors == nil ? 0 : view.tail.liveCount) {
             $0 + ($1.segment.hasVectors ? $1.visibleCount : 0)
@@ -300,6 +308,7 @@ public final class Engine: Sendable {
                                             tailRows: view.tail.liveCount)
         statistics.indexedVectors = view.segments.reduce(0) { $0 + ($1.segment.hasVectorIndex ? $1.visibleCount : 0) }
         statistics.annRecallTarget = options.annRecallTarget
+        statistics.filterMatches = filter.map { FilterSelectivity.estimate($0, sources: snapshot.context.sources, config: snapshot.manifest.config) }
         return statistics
     }
 

@@ -8,7 +8,8 @@ public import Segments
 public enum QueryParts {
     public static func needed(_ query: QueryRequest, config: NamespaceConfig) -> SegmentPartRequest {
         var request = SegmentPartRequest()
-        if let filter = query.filter { request.columns?.formUnion(filter.attributeNames) }
+        // Filters read each attribute's index where a segment has one, else its column.
+        if let filter = query.filter { request.filterIndexes = filter.attributeNames }
         func rank(_ rankBy: RankBy) {
             switch rankBy {
             case .vector(let mode, _):

@@ -1,17 +1,39 @@
 import Foundation
+public import Kernels
 public import Log
 public import Planner
 public import Segments
 
-/// A filter compiled against one source of a snapshot: a closure per condition that reads
-/// the column directly, combined by And/Or/Not. Built once per query and source, called per
-/// row in batches. On a dictionary-encoded segment column a condition is evaluated once per
-/// distinct value, and rows then look their code up in that table.
+/// A filter compiled against one source of a snapshot, built once per query and source and
+/// called per row in batches.
+///
+/// On a segment, conditions on attributes with a loaded attribute index become row bitmaps
+/// (Specs/format/filter-index.md), combined by And/Or/Not as bitmaps; the others become a
+/// closure that reads the column (on a dictionary-encoded column a condition is evaluated once
+/// per distinct value, and rows then look their code up in that table). When every condition
+/// came from an index, `matchingRows` holds the answer for every row of the segment and the
+/// filter need not look at rows one by one.
 public struct RowPredicate: Sendable {
     private let test: @Sendable (Int) -> Bool
+    /// The rows of the source that match (visible or not), when indexes answered the whole filter.
+    public let matchingRows: Bitset?
+    /// Rows each index-answered condition matched, in filter order (for `explain`).
+    public let indexCardinalities: [Int]
+    /// Conditions evaluated by reading values row by row (no index in this source).
+    public let scannedConditions: Int
 
     public init(_ expression: FilterExpression, source: RowSource, config: NamespaceConfig) {
-        test = Self.compile(expression, source, config)
+        var report = Report()
+        switch Self.compile(expression, source, config, &report) {
+        case .rows(let rows):
+            test = { rows.contains($0) }
+            matchingRows = rows
+        case .test(let closure):
+            test = closure
+            matchingRows = nil
+        }
+        indexCardinalities = report.cardinalities
+        scannedConditions = report.scanned
     }
 
     public init(_ expression: FilterExpression, projection: NamespaceProjection) {
@@ -21,61 +43,114 @@ public struct RowPredicate: Sendable {
     @inline(__always)
     public func matches(_ row: Int) -> Bool { test(row) }
 
-    static func compile(_ expression: FilterExpression, _ source: RowSource, _ config: NamespaceConfig) -> @Sendable (Int) -> Bool {
+    /// A compiled sub-expression: a bitmap over the source's rows, or a per-row test.
+    enum Compiled {
+        case rows(Bitset)
+        case test(@Sendable (Int) -> Bool)
+    }
+
+    struct Report {
+        var cardinalities: [Int] = []
+        var scanned = 0
+    }
+
+    static func compile(_ expression: FilterExpression, _ source: RowSource, _ config: NamespaceConfig, _ report: inout Report) -> Compiled {
         switch expression {
         case .and(let items):
-            let tests = items.map { compile($0, source, config) }
-            return { row in tests.allSatisfy { $0(row) } }
+            var rows: Bitset?
+            var tests: [@Sendable (Int) -> Bool] = []
+            for item in items {
+                switch compile(item, source, config, &report) {
+                case .rows(let bits):
+                    if rows == nil { rows = bits } else { rows!.formIntersection(bits) }
+                case .test(let test): tests.append(test)
+                }
+            }
+            guard !tests.isEmpty else { return .rows(rows ?? Bitset(allSet: source.rowCount)) }
+            let all = tests
+            guard let bits = rows else { return .test { row in all.allSatisfy { $0(row) } } }
+            return .test { row in bits.contains(row) && all.allSatisfy { $0(row) } }
         case .or(let items):
-            let tests = items.map { compile($0, source, config) }
-            return { row in tests.contains { $0(row) } }
+            var rows: Bitset?
+            var tests: [@Sendable (Int) -> Bool] = []
+            for item in items {
+                switch compile(item, source, config, &report) {
+                case .rows(let bits):
+                    if rows == nil { rows = bits } else { rows!.formUnion(bits) }
+                case .test(let test): tests.append(test)
+                }
+            }
+            guard !tests.isEmpty else { return .rows(rows ?? Bitset(count: source.rowCount)) }
+            let any = tests
+            guard let bits = rows else { return .test { row in any.contains { $0(row) } } }
+            return .test { row in bits.contains(row) || any.contains { $0(row) } }
         case .not(let inner):
-            let test = compile(inner, source, config)
-            return { row in !test(row) }
+            switch compile(inner, source, config, &report) {
+            case .rows(var bits):
+                bits.formComplement()
+                return .rows(bits)
+            case .test(let test):
+                return .test { row in !test(row) }
+            }
         case .condition(let attribute, let op, let operand):
             guard case .value(let operandValue) = operand else {
                 // References are substituted before compiling; an unresolved one matches nothing.
-                return { _ in false }
+                return .test { _ in false }
             }
             let valueTest = ValueTest(op: op, operand: operandValue, attribute: attribute, config: config)
-            switch source {
-            case .tail(let projection):
-                if attribute == "id" {
-                    let ids = projection.ids
-                    return { row in valueTest.matches(ids[row].attributeValue) }
+            if case .segment(let view) = source, attribute != "id", !view.segment.hasColumn(attribute) {
+                // No row of the segment has the attribute: every row is null.
+                return .rows(valueTest.matches(.null) ? Bitset(allSet: source.rowCount) : Bitset(count: source.rowCount))
+            }
+            if case .segment(let view) = source, attribute != "id", let index = view.segment.filterIndex(attribute) {
+                let rows = valueTest.rows(in: index, attribute: attribute, config: config)
+                report.cardinalities.append(rows.popcount)
+                return .rows(rows)
+            }
+            report.scanned += 1
+            return .test(scan(valueTest, attribute: attribute, source))
+        }
+    }
+
+    /// A per-row test of one condition that reads the attribute's values.
+    static func scan(_ valueTest: ValueTest, attribute: String, _ source: RowSource) -> @Sendable (Int) -> Bool {
+        switch source {
+        case .tail(let projection):
+            if attribute == "id" {
+                let ids = projection.ids
+                return { row in valueTest.matches(ids[row].attributeValue) }
+            }
+            guard let column = projection.columns[attribute] else {
+                let nullMatches = valueTest.matches(.null)
+                return { _ in nullMatches }
+            }
+            return { row in valueTest.matches(column[row]) }
+        case .segment(let view):
+            let segment = view.segment
+            if attribute == "id" {
+                let ids = segment.ids
+                return { row in valueTest.matches(ids[row].attributeValue) }
+            }
+            switch segment.column(attribute) {
+            case nil:
+                let nullMatches = valueTest.matches(.null)
+                return { _ in nullMatches }
+            case .dictionary(let values, let codes)?:
+                let table = values.map { valueTest.matches(.string($0)) }
+                let nullMatches = valueTest.matches(.null)
+                return { row in
+                    let code = codes[row]
+                    return code == SegmentColumn.nullCode ? nullMatches : table[Int(code)]
                 }
-                guard let column = projection.columns[attribute] else {
-                    let nullMatches = valueTest.matches(.null)
-                    return { _ in nullMatches }
-                }
-                return { row in valueTest.matches(column[row]) }
-            case .segment(let view):
-                let segment = view.segment
-                if attribute == "id" {
-                    let ids = segment.ids
-                    return { row in valueTest.matches(ids[row].attributeValue) }
-                }
-                switch segment.column(attribute) {
-                case nil:
-                    let nullMatches = valueTest.matches(.null)
-                    return { _ in nullMatches }
-                case .dictionary(let values, let codes)?:
-                    let table = values.map { valueTest.matches(.string($0)) }
-                    let nullMatches = valueTest.matches(.null)
-                    return { row in
-                        let code = codes[row]
-                        return code == SegmentColumn.nullCode ? nullMatches : table[Int(code)]
-                    }
-                case .values(let values)?:
-                    return { row in valueTest.matches(values[row]) }
-                case .sparse(let rows, let values)?:
-                    // Evaluated once per stored value; every other row is null.
-                    var outcome: [Int32: Bool] = [:]
-                    for (row, value) in zip(rows, values) { outcome[row] = valueTest.matches(value) }
-                    let nullMatches = valueTest.matches(.null)
-                    let table = outcome
-                    return { row in table[Int32(row)] ?? nullMatches }
-                }
+            case .values(let values)?:
+                return { row in valueTest.matches(values[row]) }
+            case .sparse(let rows, let values)?:
+                // Evaluated once per stored value; every other row is null.
+                var outcome: [Int32: Bool] = [:]
+                for (row, value) in zip(rows, values) { outcome[row] = valueTest.matches(value) }
+                let nullMatches = valueTest.matches(.null)
+                let table = outcome
+                return { row in table[Int32(row)] ?? nullMatches }
             }
         }
     }

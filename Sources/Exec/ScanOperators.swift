@@ -1,3 +1,4 @@
+import Kernels
 public import Planner
 public import Segments
 
@@ -45,11 +46,21 @@ public final class ScanOperator: OperatorBase, PhysicalOperator {
 }
 
 /// Keeps the rows of each batch that satisfy the predicate (compiled once per source).
+///
+/// A segment whose attribute indexes answer the whole filter yields a bitmap of its matching
+/// rows. Directly above a scan, the filter then emits those rows itself (intersected with the
+/// segment's visible rows) and the scan skips the segment, so no row that fails the filter is
+/// read; elsewhere (a post-filter over scored rows) each row is one bit test. Sources without
+/// indexes are filtered row by row as before. `explain` notes per source what ran.
 public final class PredicateFilterOperator: OperatorBase, PhysicalOperator {
     private let child: any PhysicalOperator
     private let expression: FilterExpression
     private let context: ExecutionContext
     private var predicates: [Int: RowPredicate] = [:]
+    /// Sources whose rows this operator emits from their index bitmap (the scan below skips them).
+    private var fromIndex: [Int] = []
+    private var ready: [RowBatch] = []
+    private var planned = false
 
     public init(child: any PhysicalOperator, expression: FilterExpression, context: ExecutionContext) {
         self.child = child
@@ -62,11 +73,57 @@ public final class PredicateFilterOperator: OperatorBase, PhysicalOperator {
         if let compiled = predicates[source] { return compiled }
         let compiled = RowPredicate(expression, source: context.sources[source], config: context.config)
         predicates[source] = compiled
+        actuals.notes.append(Self.note(compiled, source: context.sources[source]))
         return compiled
+    }
+
+    /// What ran for one source: the index bitmaps and their cardinalities, or a scan.
+    static func note(_ predicate: RowPredicate, source: RowSource) -> String {
+        let bitmaps = predicate.indexCardinalities.map(String.init).joined(separator: ", ")
+        if let rows = predicate.matchingRows {
+            var visible = rows
+            if case .segment(let view) = source { visible.formIntersection(view.visible) }
+            return "\(source.label): index, bitmaps [\(bitmaps)] rows, \(visible.popcount) of \(source.visibleCount) visible rows match"
+        }
+        let indexed = predicate.indexCardinalities.isEmpty ? "" : ", index bitmaps [\(bitmaps)] rows"
+        return "\(source.label): scan, \(predicate.scannedConditions) condition\(predicate.scannedConditions == 1 ? "" : "s") read row by row\(indexed)"
+    }
+
+    /// Above a scan, compiles every segment's predicate up front and takes over the segments
+    /// the indexes answer whole.
+    private func planSources() {
+        planned = true
+        guard let scan = child as? ScanOperator else { return }
+        for (index, source) in context.sources.enumerated() {
+            guard case .segment = source, !scan.skipped.contains(index), predicate(index).matchingRows != nil else { continue }
+            fromIndex.append(index)
+        }
+        scan.skipped.formUnion(fromIndex)
+    }
+
+    /// The visible matching rows of a source the indexes answered, in the scan's row windows.
+    private func indexBatches(_ source: Int) -> [RowBatch] {
+        guard case .segment(let view) = context.sources[source], var rows = predicates[source]?.matchingRows else { return [] }
+        rows.formIntersection(view.visible)
+        var batches: [RowBatch] = []
+        rows.forEachSetBit { row in
+            if batches.isEmpty || Int(batches[batches.count - 1].rows[0]) / ScanOperator.batchRows != row / ScanOperator.batchRows {
+                batches.append(RowBatch(source: source))
+            }
+            batches[batches.count - 1].rows.append(Int32(row))
+        }
+        actuals.rowsExamined += rows.popcount
+        return batches
     }
 
     public func next() throws -> RowBatch? {
         try measured {
+            if !planned { planSources() }
+            while ready.isEmpty, !fromIndex.isEmpty {
+                try Task.checkCancellation()
+                ready = indexBatches(fromIndex.removeFirst())
+            }
+            if !ready.isEmpty { return ready.removeFirst() }
             while let input = try child.next() {
                 actuals.rowsExamined += input.count
                 var output = input

@@ -15,6 +15,9 @@ public struct SnapshotStatistics: Sendable {
     public var indexedVectors = 0
     /// The recall ANN queries aim for (`[query] ann_recall_target`).
     public var annRecallTarget = 0.95
+    /// Visible rows the query's filter keeps, estimated from the segments' attribute indexes
+    /// (Exec's `FilterSelectivity`); nil: the default selectivity.
+    public var filterMatches: Int?
 
     public struct Source: Sendable, Equatable {
         public var rows: Int
@@ -38,14 +41,15 @@ public struct SnapshotStatistics: Sendable {
 /// Rule-based planner: query → physical plan tree (ARCHITECTURE.md §7).
 public enum QueryPlanner {
     /// Assumed fraction of rows a filter keeps when no statistics exist.
-    static let defaultSelectivity = 0.5
+    public static let defaultSelectivity = 0.5
 
     public static func plan(_ query: QueryRequest, statistics: SnapshotStatistics) throws -> PlanNode {
         let live = statistics.liveRows
         let scan = PlanNode(.scan(source: statistics.scanSource), estimatedRows: live)
         func filtered(_ child: PlanNode, _ placement: PlanNode.FilterPlacement) -> PlanNode {
             guard let filter = query.filter else { return child }
-            let estimate = Int((Double(child.estimatedRows) * defaultSelectivity).rounded(.up))
+            let fraction = statistics.filterMatches.map { Double($0) / Double(max(1, live)) } ?? defaultSelectivity
+            let estimate = min(child.estimatedRows, Int((Double(child.estimatedRows) * fraction).rounded(.up)))
             return PlanNode(.filter(filter, placement: placement), children: [child], estimatedRows: estimate)
         }
         let k = query.topK

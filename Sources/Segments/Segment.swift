@@ -12,6 +12,9 @@ public struct SegmentPartRequest: Sendable, Equatable {
     public var columns: Set<String>? = []
     /// Full-text attributes and the tokenizer settings the query scores with.
     public var textIndexes: [String: FullTextConfig] = [:]
+    /// Attributes a filter reads: their attribute index (`filter/{name}`) where the segment has
+    /// one, else their column.
+    public var filterIndexes: Set<String> = []
 
     public init(vectors: Bool = false, columns: Set<String>? = [], textIndexes: [String: FullTextConfig] = [:]) {
         self.vectors = vectors
@@ -26,6 +29,7 @@ public struct SegmentPartRequest: Sendable, Equatable {
         vectorIndex = vectorIndex || other.vectorIndex
         if let mine = columns, let theirs = other.columns { columns = mine.union(theirs) } else { columns = nil }
         textIndexes.merge(other.textIndexes) { a, _ in a }
+        filterIndexes.formUnion(other.filterIndexes)
     }
 }
 
@@ -46,6 +50,7 @@ public final class Segment: Sendable {
         var vectorIndex: IVFIndex?
         var columns: [String: SegmentColumn] = [:]
         var textIndexes: [String: (FullTextConfig, SegmentTextIndex)] = [:]
+        var filterIndexes: [String: FilterIndex] = [:]
         var bytes = 0
     }
 
@@ -100,7 +105,10 @@ public final class Segment: Sendable {
             if request.vectorIndex, parts["ivf"] != nil, state.vectorIndex == nil { return false }
             for (name, config) in request.textIndexes where state.textIndexes[name]?.0 != config { return false }
             let columns = request.columns.map { Array($0) } ?? meta.attributes
+            let (indexes, fallbacks) = filterParts(request)
             return columns.allSatisfy { parts["column/\($0)"] == nil || state.columns[$0] != nil }
+                && indexes.allSatisfy { state.filterIndexes[$0] != nil }
+                && fallbacks.allSatisfy { parts["column/\($0)"] == nil || state.columns[$0] != nil }
         }
     }
 
@@ -110,6 +118,7 @@ public final class Segment: Sendable {
         let missing: (vectors: Bool, columns: [String], texts: [(String, FullTextConfig)]) = loaded.withLock { state in
             let columns = (request.columns.map { Array($0) } ?? meta.attributes)
                 .filter { parts["column/\($0)"] != nil && state.columns[$0] == nil }
+                + filterParts(request).fallbacks.filter { parts["column/\($0)"] != nil && state.columns[$0] == nil }
             let texts = request.textIndexes.filter { state.textIndexes[$0.key]?.0 != $0.value }.map { ($0.key, $0.value) }
             // Without an index an ANN query scans the segment exactly: it needs the vectors.
             let needsVectors = request.vectors || (request.vectorIndex && parts["ivf"] == nil)
@@ -122,7 +131,15 @@ public final class Segment: Sendable {
             if loaded.withLock({ $0.columns[name] == nil }) { columnsNeeded.insert(name) }
         }
         let rowCount = meta.rowCount
+        let missingIndexes = loaded.withLock { state in filterParts(request).indexes.filter { state.filterIndexes[$0] == nil } }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            for name in missingIndexes {
+                group.addTask {
+                    let bytes = try await Self.fetch("filter/\(name)", self.parts, key: self.key, store: store)
+                    let index = try FilterIndexCodec.decode(bytes, rowCount: rowCount, object: self.key + "#filter/" + name)
+                    self.loaded.withLock { $0.filterIndexes[name] = index; $0.bytes += index.memoryBytes }
+                }
+            }
             if missing.vectors {
                 group.addTask {
                     let bytes = try await Self.fetch("vectors", self.parts, key: self.key, store: store)
@@ -168,6 +185,23 @@ public final class Segment: Sendable {
     public func column(_ name: String) -> SegmentColumn? { loaded.withLock { $0.columns[name] } }
 
     public func textIndex(_ name: String) -> SegmentTextIndex? { loaded.withLock { $0.textIndexes[name]?.1 } }
+
+    /// The loaded attribute index of a filterable attribute (nil: none in this segment, e.g.
+    /// one written before indexes existed, or not loaded).
+    public func filterIndex(_ name: String) -> FilterIndex? { loaded.withLock { $0.filterIndexes[name] } }
+
+    /// Whether the segment carries an attribute index for the attribute.
+    public func hasFilterIndex(_ name: String) -> Bool { parts["filter/\(name)"] != nil }
+
+    /// The filter attributes of a request split into those read through their index and
+    /// those read through their column (no index part: older segments, unfilterable ones).
+    private func filterParts(_ request: SegmentPartRequest) -> (indexes: [String], fallbacks: [String]) {
+        var indexes: [String] = [], fallbacks: [String] = []
+        for name in request.filterIndexes where name != "id" {
+            if parts["filter/\(name)"] != nil { indexes.append(name) } else { fallbacks.append(name) }
+        }
+        return (indexes, fallbacks)
+    }
 
     /// Bytes of parts held in memory.
     public var loadedBytes: Int { loaded.withLock { $0.bytes } }

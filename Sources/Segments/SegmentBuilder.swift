@@ -39,6 +39,10 @@ public enum SegmentBuilder {
         for name in attributes {
             parts.append(("column/\(name)", SegmentColumn.encode(sorted.map { $0.attributes[name] ?? .null })))
         }
+        // The attribute index of every filterable attribute (Specs/format/filter-index.md).
+        for name in attributes where FilterIndexCodec.isIndexed(name, config: config) {
+            parts.append(("filter/\(name)", FilterIndexCodec.encode(sorted.map { $0.attributes[name] ?? .null })))
+        }
         for name in textIndexes.keys.sorted() {
             let values = sorted.map { $0.attributes[name] ?? .null }
             parts.append(("text/\(name)", SegmentTextIndex.build(values, tokenizer: Tokenizer(textIndexes[name]!))))

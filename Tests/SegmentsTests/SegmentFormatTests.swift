@@ -31,7 +31,9 @@ struct SegmentFormatTests {
         let store = MemoryStore()
         try await store.put("seg", bytes, condition: .none)
         let segment = try await Segment.open(key: "seg", size: bytes.count, store: store)
-        try await segment.load(SegmentPartRequest(vectors: true, columns: nil, textIndexes: ["text": fts]), store: store)
+        var parts = SegmentPartRequest(vectors: true, columns: nil, textIndexes: ["text": fts])
+        parts.filterIndexes = Set(segment.meta.attributes)
+        try await segment.load(parts, store: store)
         return segment
     }
 
