@@ -112,9 +112,8 @@ public struct FilterIndex: Sendable {
         let p = postings(section)
         var result = includeNulls ? nullRows : Bitset(count: rowCount)
         var passed = 0
-        var seen = Set<Int>()
-        for range in positions {
-            for i in range where seen.insert(i).inserted && test(p.entries[i]) {
+        for range in Self.disjoint(positions) {
+            for i in range where test(p.entries[i]) {
                 passed += 1
                 if let bitmap = p.bitmaps[i] {
                     result.formUnion(bitmap)
@@ -127,6 +126,20 @@ public struct FilterIndex: Sendable {
     }
 
     // MARK: Order helpers
+
+    /// The ranges sorted and merged, so no entry is visited twice (`In [1, 1.0]`).
+    static func disjoint(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        guard ranges.count > 1 else { return ranges }
+        var merged: [Range<Int>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !range.isEmpty {
+            if let last = merged.last, range.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        return merged
+    }
 
     /// The first position where `isBelow` turns false (entries are sorted, so it is monotone).
     /// Counted from the collection's start (a slice counts from its first position).
