@@ -137,7 +137,11 @@ public final class Segment: Sendable {
                 group.addTask {
                     let bytes = try await Self.fetch("filter/\(name)", self.parts, key: self.key, store: store)
                     let index = try FilterIndexCodec.decode(bytes, rowCount: rowCount, object: self.key + "#filter/" + name)
-                    self.loaded.withLock { $0.filterIndexes[name] = index; $0.bytes += index.memoryBytes }
+                    self.loaded.withLock { state in
+                        // Two queries may load it at once; count it once.
+                        if state.filterIndexes[name] == nil { state.bytes += index.memoryBytes }
+                        state.filterIndexes[name] = index
+                    }
                 }
             }
             if missing.vectors {
