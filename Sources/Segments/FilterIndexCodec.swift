@@ -6,8 +6,8 @@ public import Log
 ///
 ///     format u8 = 1 | rows u32 | null rows: rowset | sections u8 (1: values; 2: values, elements)
 ///     per section: entry count u32, then per entry (sorted): value (WAL value encoding) | rowset
-///     rowset := count u32 | form u8, then form 0 (list): byte length u32 and `count` LEB128 row
-///               deltas (the first from −1, so every delta ≥ 1); form 1 (bitmap): u64 × ⌈rows/64⌉
+///     rowset := count varint | form u8, then form 0 (list): byte length varint and `count` LEB128
+///               row deltas (the first from −1, so every delta ≥ 1); form 1 (bitmap): u64 × ⌈rows/64⌉
 ///
 /// Each row set takes whichever form is smaller, so a value most rows hold costs rows/8 bytes
 /// and a rare one a byte or two per row.
@@ -21,13 +21,14 @@ public enum FilterIndexCodec {
         var valueRows: [AttributeValue: [Int32]] = [:]
         var elementRows: [AttributeValue: [Int32]] = [:]
         var nulls: [Int32] = []
-        var hasArrays = false
+        // Without arrays the elements are the values: the section is neither built nor stored.
+        let hasArrays = values.contains { if case .array = $0 { return true } else { return false } }
         for (row, value) in values.enumerated() {
             let row = Int32(row)
             if value.isNull { nulls.append(row); continue }
             valueRows[value, default: []].append(row)
+            guard hasArrays else { continue }
             if case .array(let items) = value {
-                hasArrays = true
                 for item in items where elementRows[item]?.last != row { elementRows[item, default: []].append(row) }
             } else {
                 elementRows[value, default: []].append(row)
@@ -74,14 +75,18 @@ public enum FilterIndexCodec {
             previous = row
         }
         let words = (rowCount + 63) / 64
-        w.u32(UInt32(rows.count))
+        // A varint header: a value one row holds costs about three bytes beside the value.
+        var header: [UInt8] = []
+        VarInt.append(UInt64(rows.count), to: &header)
         if words * 8 < deltas.count {
-            w.u8(bitmapForm)
+            header.append(bitmapForm)
+            w.raw(header)
             let bitmap = Bitset(count: rowCount, members: rows.lazy.map(Int.init))
             for word in bitmap.words { w.u64(word) }
         } else {
-            w.u8(listForm)
-            w.u32(UInt32(deltas.count))
+            header.append(listForm)
+            VarInt.append(UInt64(deltas.count), to: &header)
+            w.raw(header)
             w.raw(deltas)
         }
     }
@@ -120,8 +125,8 @@ public enum FilterIndexCodec {
 
     private static func readSection(_ r: inout BinaryReader, rowCount: Int) throws -> FilterIndex.Postings {
         let count = Int(try r.u32())
-        // Every entry takes at least a value tag and a row set header (6 bytes).
-        guard count <= r.remaining / 7 else { throw r.corrupt("filter index entry count \(count) exceeds the part") }
+        // Every entry takes at least a value tag and a row set header (3 bytes).
+        guard count <= r.remaining / 4 else { throw r.corrupt("filter index entry count \(count) exceeds the part") }
         var postings = FilterIndex.Postings()
         postings.entries.reserveCapacity(count)
         postings.counts.reserveCapacity(count)
@@ -144,9 +149,23 @@ public enum FilterIndexCodec {
         return postings
     }
 
+    /// A LEB128 count or length, at most 2^31 (a longer or unterminated one is corrupt).
+    private static func varint(_ r: inout BinaryReader) throws -> Int {
+        var value = 0
+        for shift in stride(from: 0, to: 35, by: 7) {
+            let byte = try r.u8()
+            value |= Int(byte & 0x7F) << shift
+            if byte < 0x80 {
+                guard value <= Int(Int32.max) else { break }
+                return value
+            }
+        }
+        throw r.corrupt("bad varint in a row set header")
+    }
+
     /// Reads one row set: a list is appended to `list` (nil returned), a bitmap is returned.
     private static func readRowSet(_ r: inout BinaryReader, rowCount: Int, into list: inout [Int32]) throws -> Bitset? {
-        let count = Int(try r.u32())
+        let count = try varint(&r)
         guard count <= rowCount else { throw r.corrupt("row set of \(count) rows in a segment of \(rowCount)") }
         let form = try r.u8()
         switch form {
@@ -167,7 +186,7 @@ public enum FilterIndexCodec {
             guard bitmap.popcount == count else { throw r.corrupt("row bitmap holds \(bitmap.popcount) rows, expected \(count)") }
             return bitmap
         case listForm:
-            let length = Int(try r.u32())
+            let length = try varint(&r)
             guard count <= length, length <= r.remaining else { throw r.corrupt("row list truncated") }
             let bytes = try r.rawBytes(length)
             try bytes.withUnsafeBytes { buffer in
