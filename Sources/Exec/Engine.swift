@@ -530,12 +530,18 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Loads the namespace's state and every segment part a query may read (vectors, IVF
-    /// lists, columns, text indexes), so they pass through the disk cache (on S3) into memory
-    /// and the next queries find them there; then keeps memory within the budget.
+    /// `hint_cache_warm`: loads the namespace's state and every segment part a query may read
+    /// (vectors, IVF lists, columns, text indexes), so they pass through the disk cache (on
+    /// S3) into memory and the next queries find them there; then keeps memory within the
+    /// budget.
     public func warm(_ namespace: String) async throws {
         let everything: NamespaceReplica.Prefetch = { Self.everyPart($0) }
         let (snapshot, _) = try await pin(namespace, consistency: .strong, asOf: nil, prefetch: everything)
+        // A warmed namespace is pinned on disk (up to `[cache] max_pinned_bytes`; what is
+        // cached already and what comes later), so other namespaces' reads do not push it out.
+        if let cached = manifests.store as? CachedStore {
+            try await cached.pin(keyPrefix: manifests.layout(namespace).root)
+        }
         try await snapshot.view.load(Self.everyPart(snapshot.manifest.config), store: manifests.store)
         await enforceMemoryBudget(keeping: namespace)
     }

@@ -133,6 +133,15 @@ public final class CachedStore: ObjectStore {
         if let disk { try await BlockingIO.run { disk.remove(key, withRanges: true) } }
     }
 
+    // MARK: Pins
+
+    /// Pins the objects under the prefix (and their ranges) in the disk cache, now and as
+    /// they are cached later, within the disk cache's `maxPinnedBytes`. No disk, no pin.
+    public func pin(keyPrefix: String) async throws {
+        guard let disk else { return }
+        try await BlockingIO.run { try disk.pin(keyPrefix: keyPrefix) }
+    }
+
     // MARK: Layers
 
     /// From memory, else from disk (promoted to memory), else nil; counts the outcome.

@@ -148,3 +148,36 @@ struct ColdReadTests {
         }
     }
 }
+
+extension ColdReadTests {
+    @Test("a warmed namespace stays pinned on disk while other namespaces' reads fill the disk cache")
+    func warmedNamespaceStaysOnDisk() async throws {
+        let bucket = try await Self.populatedBucket(["pinned", "other1", "other2"])
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            // A disk cache smaller than two namespaces: without the pin, "pinned" would go.
+            let (probe, _) = try Self.node(bucket, cache: cache.url)
+            try await probe.warm("pinned")
+            let one = try DiskCache(directory: cache.url, capacityBytes: 1 << 30).usage.total
+            #expect(one > 0)
+            try FileManager.default.removeItem(at: cache.url)
+
+            func node() throws -> (Engine, InstrumentedStore) {
+                let instrumented = InstrumentedStore(bucket)
+                let disk = try DiskCache(directory: cache.url, capacityBytes: one * 3 / 2, maxPinnedBytes: one * 11 / 10)
+                return (Engine(store: CachedStore(wrapping: instrumented, memoryBytes: 1 << 24, disk: disk)), instrumented)
+            }
+            let (first, _) = try node()
+            try await first.warm("pinned")
+            for name in ["other1", "other2"] {
+                for query in [Self.ann, Self.bm25] { _ = try await first.query(name, body: try Self.json(query)) }
+            }
+            let (restarted, _) = try node()
+            for query in [Self.ann, Self.bm25] {
+                let io = try await Self.analyze(restarted, query, namespace: "pinned")
+                #expect(Self.int(io, "bucket", "reads") == 0, "the pinned namespace is still on disk: \(io)")
+            }
+            let evicted = try await Self.analyze(restarted, Self.ann, namespace: "other1")
+            #expect(Self.int(evicted, "bucket", "reads") > 0, "an unpinned one was evicted: \(evicted)")
+        }
+    }
+}
