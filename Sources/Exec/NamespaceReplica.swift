@@ -123,7 +123,7 @@ actor NamespaceReplica {
                 return 0
             }
             do {
-                let (built, loaded) = try await build(manifest, from: current, prefetch: prefetch?(manifest.config))
+                let (built, loaded) = try await build(manifest, from: current, prefetch: prefetch)
                 // The actor is re-entrant across the awaits above: a commit may have
                 // installed a newer version meanwhile; never go backwards.
                 if current.map({ $0.manifest.version < built.manifest.version }) ?? true {
@@ -191,7 +191,7 @@ actor NamespaceReplica {
     /// and projects its WAL tail, extending `base`'s tail when the manifest only appended to it.
     /// A `historical` build (time travel) leaves this node's cache of open segments alone.
     private func build(_ manifest: Manifest, from base: Snapshot?, historical: Bool = false,
-                       prefetch: SegmentPartRequest? = nil) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
+                       prefetch: Prefetch? = nil) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
         if manifest.isDeleted {
             return (Snapshot(manifest: manifest, projection: NamespaceProjection(config: manifest.config)), 0)
         }
@@ -201,7 +201,9 @@ actor NamespaceReplica {
            manifest.segments == base.manifest.segments, manifest.indexedThroughSeq == base.manifest.indexedThroughSeq {
             view = base.view
         } else {
-            view = NamespaceView(segments: try await openSegmentViews(manifest.segmentList, current: !historical, prefetch: prefetch),
+            // Only a build that opens segments asks what the query will read (it decodes the query).
+            let parts = manifest.segmentList.isEmpty ? nil : prefetch?(manifest.config)
+            view = NamespaceView(segments: try await openSegmentViews(manifest.segmentList, current: !historical, prefetch: parts),
                                  tail: NamespaceProjection(config: manifest.config))
         }
         let pending = manifest.wal.filter { $0.seq > max(view.tail.appliedSeq, manifest.indexedThroughSeq) }

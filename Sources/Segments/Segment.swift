@@ -184,26 +184,28 @@ public final class Segment: Sendable {
         return true
     }
 
-    /// Decodes a fetched (and verified) part into memory. A text index built with other
-    /// settings than the query's is not installed: `load` rebuilds it from the column.
+    /// Decodes a fetched (and verified) part into memory (a part two concurrent loads both
+    /// fetched counts once). A text index built with other settings than the query's is not
+    /// installed: `load` rebuilds it from the column.
     private func install(_ name: String, _ bytes: Data, textConfigs: [String: FullTextConfig]) throws {
         let rowCount = meta.rowCount
         ReadTrace.current?.noteFetchedPart(key + "#" + name)
         if name == "vectors" {
             let vectors = try SegmentVectors.decode(bytes, rowCount: rowCount, object: key)
-            loaded.withLock { $0.vectors = vectors; $0.bytes += bytes.count + vectors.count * 4 }
+            loaded.withLock { if $0.vectors == nil { $0.vectors = vectors; $0.bytes += bytes.count + vectors.count * 4 } }
         } else if name == "ivf" {
             // The part's checksum was just verified; the lists need no second pass.
             let index = try IVFIndex(decoding: bytes, object: key + "#ivf", verifyLists: false)
-            loaded.withLock { $0.vectorIndex = index; $0.bytes += bytes.count }
+            loaded.withLock { if $0.vectorIndex == nil { $0.vectorIndex = index; $0.bytes += bytes.count } }
         } else if name.hasPrefix("column/") {
             let column = try SegmentColumn.decode(bytes, rowCount: rowCount, object: key)
-            loaded.withLock { $0.columns[String(name.dropFirst("column/".count))] = column; $0.bytes += bytes.count }
+            let attribute = String(name.dropFirst("column/".count))
+            loaded.withLock { if $0.columns[attribute] == nil { $0.columns[attribute] = column; $0.bytes += bytes.count } }
         } else if name.hasPrefix("text/") {
             let attribute = String(name.dropFirst("text/".count))
             guard let config = textConfigs[attribute], meta.textIndexes[attribute] == config else { return }
             let index = try SegmentTextIndex.decode(bytes, rowCount: rowCount, object: key)
-            loaded.withLock { $0.textIndexes[attribute] = (config, index); $0.bytes += bytes.count }
+            loaded.withLock { if $0.textIndexes[attribute] == nil { $0.bytes += bytes.count }; $0.textIndexes[attribute] = (config, index) }
         }
     }
 
@@ -269,7 +271,7 @@ public final class Segment: Sendable {
                 let values = (0..<segment.rowCount).map { segment.column(name)?[$0] ?? .null }
                 let bytes = Data(SegmentTextIndex.build(values, tokenizer: Tokenizer(config)))
                 let index = try SegmentTextIndex.decode(bytes, rowCount: segment.rowCount, object: segment.key)
-                segment.loaded.withLock { $0.textIndexes[name] = (config, index); $0.bytes += bytes.count }
+                segment.loaded.withLock { if $0.textIndexes[name] == nil { $0.bytes += bytes.count }; $0.textIndexes[name] = (config, index) }
             }
         }
     }
