@@ -6,7 +6,8 @@ warm from memory, with the per-layer figures `explain_query` with `analyze` repo
 run.py calls it with `--s3`. Needs `moto[server]` (pip) and numpy. Steps (progress on stderr):
  1. starts `moto_server` on a free loopback port and creates a bucket;
  2. `lagoon serve` on that bucket (embedded indexer, `[cache] dir` in a temp folder) ingests
-    the documents and waits until metadata says up-to-date; stop;
+    the documents and waits until metadata says up-to-date; stop; later restarts run as query
+    nodes (no embedded indexer: its background pass would open the namespace first);
  3. cold, twice: empty the disk cache, restart, run one ANN query (first restart) or one
     BM25 query (second restart) with `explain_query` + `analyze`: sequential bucket rounds
     (all, and data only: segment trailers/tables, parts), bucket requests and bytes;
@@ -47,7 +48,8 @@ def say(msg: str) -> None:
 
 
 class Moto:
-    """`moto_server` on a free loopback port (in-memory S3; it checks no signatures)."""
+    """`moto_server` on a free loopback port (in-memory S3; it checks no signatures). The server
+    (embedded indexer on, its default) runs on it."""
 
     def __init__(self, log_path: Path):
         self.port = lr.free_port()
@@ -128,7 +130,7 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="lagoon-s3-"))
     moto = Moto(work / "moto.log")
     cache = work / "cache"
-    server = lr.LagoonServer(a.bin, work / "root", extra_args=["--embedded-indexer"], env=server_env(moto, cache),
+    server = lr.LagoonServer(a.bin, work / "root", env=server_env(moto, cache),
                              log_path=work / "lagoon.log")
     figures: dict = {"docs": a.docs}
     try:
@@ -144,6 +146,9 @@ def main(argv=None) -> int:
         figures["ingest"] = {k: v for k, v in lr.ingest(client, base, docs, batch=1000, concurrency=2).items() if k != "batch_ms"}
         figures["index"] = lr.wait_indexed(client, timeout=1800)
         server.stop()
+        # From here on a query node: no embedded indexer, whose background pass would open the
+        # namespace before the measured query arrives.
+        server.env["LAGOON_SERVER__EMBEDDED_INDEXER"] = "false"
 
         # Cold: empty disk cache, fresh process.
         for name, query in (("ann", ann), ("bm25", bm25)):
