@@ -67,6 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="also run segments_workload.py (every doc written --segments-rewrites times through `lagoon serve` "
                          "with its indexer) and `lagoon bench engine --rewrites N`; --quick runs a smoke-size version anyway")
     ap.add_argument("--no-segments", action="store_true", help="--quick without the segments smoke")
+    ap.add_argument("--s3", action="store_true",
+                    help="also run s3_workload.py: the documents in a moto bucket, cold / warm-from-disk / warm-from-memory "
+                         "queries with their sequential rounds and per-layer reads (needs pip moto[server])")
     ap.add_argument("--segments-rewrites", type=int, help="times every doc is written (default 3; --quick smoke: 2)")
     ap.add_argument("--segments-concurrency", type=int, default=4, help="write batches in flight in the segments workload")
     ap.add_argument("--no-floors", action="store_true", help="--quick without the floor check")
@@ -464,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
         results["systems"][s] = run_worker(s, cmd, out, a.timeout)
     if a.run_segments and lagoon_bin is not None:
         results["segments"] = run_worker("segments", segments_command(a, py, lagoon_bin, ds_dir, wdir), wdir / "segments.json", a.timeout)
+    if a.s3 and lagoon_bin is not None:
+        cmd = [py, str(HERE / "s3_workload.py"), "--bin", str(lagoon_bin), "--dataset", str(data_dir), "--out", str(wdir / "s3.json"),
+               "--docs", str(data.QUICK_N if a.quick else data.REAL_N)]
+        results["s3"] = run_worker("s3", cmd, wdir / "s3.json", a.timeout)
 
     # 5. lagoon bench hook
     if lagoon_bin is not None and a.lagoon_bench_args.strip():

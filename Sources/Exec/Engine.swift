@@ -23,6 +23,10 @@ public struct EngineOptions: Sendable {
     /// Bytes of write requests one namespace's group-commit queue may hold (queued plus in
     /// flight); beyond it writes answer 503 (`unavailable`, retryable).
     public var maxQueuedWriteBytes = 256 * 1024 * 1024
+    /// Bytes of namespace state (loaded segment parts, ids, tails) held in memory
+    /// (`[cache] memory_bytes`); least recently used namespaces are evicted beyond it.
+    /// nil: no bound.
+    public var memoryBytes: Int? = nil
 
     public init() {}
 }
@@ -36,10 +40,28 @@ public final class Engine: Sendable {
     let executor = QueryExecutor()
     private let replicas = Mutex<[String: NamespaceReplica]>([:])
     private let committers = Mutex<[String: GroupCommitter]>([:])
+    private let memoryBudget: ReplicaMemoryBudget?
 
     public init(store: any ObjectStore, options: EngineOptions = EngineOptions()) {
         self.options = options
         manifests = ManifestStore(store: store, prefix: options.prefix)
+        memoryBudget = options.memoryBytes.map(ReplicaMemoryBudget.init(capacity:))
+    }
+
+    /// Bytes of namespace state this engine holds in memory (what `memoryBytes` bounds).
+    public var residentBytes: Int { replicas.withLock { $0.values.reduce(0) { $0 + $1.residentBytes } } }
+
+    /// After a query of `namespace`: evicts least recently used other namespaces while the
+    /// total is over the memory budget.
+    func enforceMemoryBudget(keeping namespace: String) async {
+        guard let memoryBudget else { return }
+        memoryBudget.touch(namespace)
+        let all = replicas.withLock { $0 }
+        for (name, replica) in memoryBudget.victims(all, keeping: namespace) {
+            await replica.evict()
+            memoryBudget.forget(name)
+            forgetIfUnused(name, replica)
+        }
     }
 
     // MARK: Namespaces
@@ -90,7 +112,8 @@ public final class Engine: Sendable {
 
     /// Pins a snapshot and reports how many WAL entries were read from the store for it,
     /// which is what the query response's cache figures describe.
-    func pin(_ namespace: String, consistency: ConsistencyLevel, asOf: UInt64?) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
+    func pin(_ namespace: String, consistency: ConsistencyLevel, asOf: UInt64?,
+             prefetch: NamespaceReplica.Prefetch? = nil) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
         try Self.checkName(namespace)
         let replica = replica(namespace)
         if let asOf {
@@ -104,7 +127,7 @@ public final class Engine: Sendable {
             guard let snapshot, !snapshot.manifest.isDeleted else { throw LagoonError(.notFound, "namespace \(namespace) has no version \(asOf)") }
             return (snapshot, snapshot.manifest.wal.count)
         }
-        let (snapshot, loaded) = try await replica.snapshotCountingLoads(strong: consistency == .strong)
+        let (snapshot, loaded) = try await replica.snapshotCountingLoads(strong: consistency == .strong, prefetch: prefetch)
         guard let snapshot, !snapshot.manifest.isDeleted else {
             forgetIfUnused(namespace, replica)
             throw LagoonError(.notFound, "namespace \(namespace) not found")
@@ -217,20 +240,44 @@ public final class Engine: Sendable {
 
     public func query(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let started = ContinuousClock.now
-        let (peek, loaded) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
-        let query = try QueryDecoder.decode(body, config: peek.manifest.config)
-        let (rows, result, executionNanos) = try await run(query, on: peek)
+        let trace = ReadTrace()
+        let (peek, rows, result, executionNanos) = try await ReadTrace.$current.withValue(trace) {
+            let (peek, _) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body),
+                                          prefetch: Self.prefetch(body, multi: false))
+            let query = try QueryDecoder.decode(body, config: peek.manifest.config)
+            let (rows, result, executionNanos) = try await run(query, on: peek)
+            return (peek, rows, result, executionNanos)
+        }
+        await enforceMemoryBudget(keeping: namespace)
         return .object(JSONObject([
             ("rows", .array(rows)),
             ("billing", ResponseBuilder.billing(peek, returned: 0)),
             ("performance", ResponseBuilder.performance(peek, exhaustive: result.exhaustiveCount, executionNanos: executionNanos,
-                                                        totalNanos: Self.nanos(since: started), loadedEntries: loaded)),
+                                                        totalNanos: Self.nanos(since: started), io: trace.figures)),
         ]))
     }
 
+    /// The segment parts the query (or queries) of a body will read, once the namespace
+    /// config is known: a cold open fetches them with the segments' meta and ids.
+    static func prefetch(_ body: JSONValue, multi: Bool) -> NamespaceReplica.Prefetch {
+        { config in
+            guard multi else { return (try? QueryDecoder.decode(body, config: config)).map { QueryParts.needed($0, config: config) } }
+            guard let queries = try? QueryDecoder.decodeMulti(body, config: config).queries, let first = queries.first else { return nil }
+            return queries.dropFirst().reduce(into: QueryParts.needed(first, config: config)) { $0.formUnion(QueryParts.needed($1, config: config)) }
+        }
+    }
+
     public func multiQuery(_ namespace: String, body: JSONValue) async throws -> JSONValue {
+        let trace = ReadTrace()
+        let response = try await ReadTrace.$current.withValue(trace) { try await multiQuery(namespace, body: body, trace: trace) }
+        await enforceMemoryBudget(keeping: namespace)
+        return response
+    }
+
+    private func multiQuery(_ namespace: String, body: JSONValue, trace: ReadTrace) async throws -> JSONValue {
         let started = ContinuousClock.now
-        let (snapshot, loaded) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
+        let (snapshot, _) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body),
+                                          prefetch: Self.prefetch(body, multi: true))
         let request = try QueryDecoder.decodeMulti(body, config: snapshot.manifest.config)
         var results: [[JSONValue]] = []
         var exhaustive = 0
@@ -269,31 +316,46 @@ public final class Engine: Sendable {
             ("results", .array(resultObjects)),
             ("billing", ResponseBuilder.billing(snapshot, returned: 0)),
             ("performance", ResponseBuilder.performance(snapshot, exhaustive: exhaustive, executionNanos: executionNanos,
-                                                        totalNanos: Self.nanos(since: started), loadedEntries: loaded)),
+                                                        totalNanos: Self.nanos(since: started), io: trace.figures)),
         ]))
     }
 
     /// The plan of a query (and, with `analyze: true`, what each operator did).
+    /// With `analyze`, the answer also reports what the query read from each cache layer and
+    /// in how many sequential bucket rounds (`io`, and a last line of `plan_text`), counting
+    /// everything from pinning the snapshot to the end of execution.
     public func explain(_ namespace: String, body: JSONValue) async throws -> JSONValue {
-        let snapshot = try await snapshot(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body))
-        let query = try QueryDecoder.decode(body, config: snapshot.manifest.config)
-        if let filter = query.filter {
-            // The filter's estimate comes from the attribute indexes.
-            var indexes = SegmentPartRequest()
-            indexes.filterIndexes = filter.attributeNames
-            try await snapshot.view.load(indexes, store: manifests.store)
+        let analyze = body.objectValue?["analyze"] == .bool(true)
+        let trace = ReadTrace()
+        let (snapshot, plan, actuals) = try await ReadTrace.$current.withValue(trace) {
+            let (snapshot, _) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body),
+                                              prefetch: analyze ? Self.prefetch(body, multi: false) : nil)
+            let query = try QueryDecoder.decode(body, config: snapshot.manifest.config)
+            if let filter = query.filter {
+                // The filter's estimate comes from the attribute indexes.
+                var indexes = SegmentPartRequest()
+                indexes.filterIndexes = filter.attributeNames
+                try await snapshot.view.load(indexes, store: manifests.store)
+            }
+            let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot, filter: query.filter))
+            var actuals: [OperatorActuals]? = nil
+            if analyze {
+                try await snapshot.view.load(QueryParts.needed(query, config: snapshot.manifest.config), store: manifests.store)
+                actuals = try executor.run(plan, context: snapshot.context).actuals
+            }
+            return (snapshot, plan, actuals)
         }
-        let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot, filter: query.filter))
-        var actuals: [OperatorActuals]? = nil
-        if case .bool(true)? = body.objectValue?["analyze"] {
-            try await snapshot.view.load(QueryParts.needed(query, config: snapshot.manifest.config), store: manifests.store)
-            actuals = try executor.run(plan, context: snapshot.context).actuals
+        await enforceMemoryBudget(keeping: namespace)
+        var text = PlanRenderer.text(plan, actuals: actuals)
+        var object = JSONObject([("plan_text", .string(text)), ("plan", PlanRenderer.json(plan, actuals: actuals)),
+                                 ("manifest_version", .int(Int64(snapshot.manifest.version)))])
+        if analyze {
+            let figures = trace.figures
+            text += (text.hasSuffix("\n") ? "" : "\n") + ResponseBuilder.ioLine(figures)
+            object["plan_text"] = .string(text)
+            object["io"] = ResponseBuilder.io(figures)
         }
-        return .object(JSONObject([
-            ("plan_text", .string(PlanRenderer.text(plan, actuals: actuals))),
-            ("plan", PlanRenderer.json(plan, actuals: actuals)),
-            ("manifest_version", .int(Int64(snapshot.manifest.version))),
-        ]))
+        return .object(object)
     }
 
     /// With `filter`, its matches are estimated from the attribute indexes (for `explain`;
@@ -477,9 +539,28 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Loads the namespace's state so the next queries find it in memory.
+    /// `hint_cache_warm`: loads the namespace's state and every segment part a query may read
+    /// (vectors, IVF lists, columns, text indexes), so they pass through the disk cache (on
+    /// S3) into memory and the next queries find them there; then keeps memory within the
+    /// budget.
     public func warm(_ namespace: String) async throws {
-        _ = try await snapshot(namespace)
+        let everything: NamespaceReplica.Prefetch = { Self.everyPart($0) }
+        let (snapshot, _) = try await pin(namespace, consistency: .strong, asOf: nil, prefetch: everything)
+        // A warmed namespace is pinned on disk (up to `[cache] max_pinned_bytes`; what is
+        // cached already and what comes later), so other namespaces' reads do not push it out.
+        if let cached = manifests.store as? CachedStore {
+            try await cached.pin(keyPrefix: manifests.layout(namespace).root)
+        }
+        try await snapshot.view.load(Self.everyPart(snapshot.manifest.config), store: manifests.store)
+        await enforceMemoryBudget(keeping: namespace)
+    }
+
+    /// Every part of a segment under the namespace config.
+    static func everyPart(_ config: NamespaceConfig) -> SegmentPartRequest {
+        var request = SegmentPartRequest.everything
+        request.vectorIndex = true
+        for (name, attribute) in config.schema { if let fts = attribute.fullTextSearch { request.textIndexes[name] = fts } }
+        return request
     }
 
     // MARK: Indexing

@@ -1,7 +1,9 @@
+import Foundation
 import Kernels
 public import Log
 import Segments
 import Store
+import Synchronization
 
 /// This node's copy of one namespace's state: the newest manifest it knows and the
 /// projection of its WAL, advanced incrementally (the log is append-only, so a newer
@@ -30,13 +32,18 @@ actor NamespaceReplica {
 
     /// The newest snapshot and how many WAL entries had to be read from the store for it
     /// (0 when this node's memory already held everything: a hot read).
-    func snapshotCountingLoads(strong: Bool) async throws -> (snapshot: Snapshot?, loadedEntries: Int) {
+    /// `prefetch` names the segment parts the caller's query will read (from the newest
+    /// manifest's config): a refresh that opens segments reads them in the same wave as the
+    /// segments' meta and ids (a concurrent caller that joins the refresh loads its own later).
+    func snapshotCountingLoads(strong: Bool, prefetch: Prefetch? = nil) async throws -> (snapshot: Snapshot?, loadedEntries: Int) {
         if !strong, let refreshedAt, ContinuousClock.now - refreshedAt < pollInterval {
             return (current, 0)
         }
-        let loaded = try await sharedRefresh()
-        return (current, loaded)
+        return try await sharedRefresh(prefetch)
     }
+
+    /// The parts a query will read, given the namespace config (nil: none known).
+    typealias Prefetch = @Sendable (NamespaceConfig) -> SegmentPartRequest?
 
     /// Reads a historical version (time travel); built from scratch, not cached.
     func snapshot(asOf version: UInt64) async throws -> Snapshot? {
@@ -51,32 +58,35 @@ actor NamespaceReplica {
     /// share refreshes instead of each replaying the WAL: a caller joins the queued one, never
     /// the running one, which may have read the newest version number before the caller
     /// arrived (a strong read must see every version committed before it started).
-    private var running: Task<Int, any Error>?
-    private var queued: Task<Int, any Error>?
+    private var running: Task<(Snapshot?, Int), any Error>?
+    private var queued: Task<(Snapshot?, Int), any Error>?
 
-    /// Runs (or joins) a refresh that starts after this call; returns its loaded-entry count.
-    private func sharedRefresh() async throws -> Int {
+    /// Runs (or joins) a refresh that starts after this call; returns the snapshot it
+    /// installed and its loaded-entry count (the snapshot itself, not `current` read later:
+    /// an eviction may clear `current` before the caller resumes).
+    private func sharedRefresh(_ prefetch: Prefetch?) async throws -> (Snapshot?, Int) {
         if let queued { return try await queued.value }
         guard let previous = running else {
-            let task = Task { try await self.runRefresh(promoted: false) }
+            let task = Task { try await self.runRefresh(promoted: false, prefetch) }
             running = task
             return try await task.value
         }
         let task = Task {
             _ = try? await previous.value
-            return try await self.runRefresh(promoted: true)
+            return try await self.runRefresh(promoted: true, prefetch)
         }
         queued = task
         return try await task.value
     }
 
-    private func runRefresh(promoted: Bool) async throws -> Int {
+    private func runRefresh(promoted: Bool, _ prefetch: Prefetch?) async throws -> (Snapshot?, Int) {
         if promoted {
             running = queued
             queued = nil
         }
         defer { running = nil }
-        return try await refresh()
+        let loaded = try await refresh(prefetch)
+        return (current, loaded)
     }
 
     /// How often a refresh looks again after a WAL object vanished under it.
@@ -88,25 +98,38 @@ actor NamespaceReplica {
     /// removed it meanwhile (cleanup only ever follows a tombstone): look again from the
     /// newer version, which reads as absent or as a new incarnation. Missing with nothing
     /// newer, the namespace is damaged; that is an error naming the object.
-    private func refresh() async throws -> Int {
+    private func refresh(_ prefetch: Prefetch?) async throws -> Int {
         let started = ContinuousClock.now
         var atLeast = current?.manifest.version ?? 0
         for _ in 0...Self.vanishedRetries {
-            let newest = try await manifests.newestVersion(namespace, atLeast: atLeast)
+            // Knowing no version yet (cold), read the newest manifest right away; otherwise
+            // only look for a newer version number first (a hot strong read reads no manifest).
+            var hinted: Manifest? = nil
+            let newest: UInt64
+            if current == nil && atLeast == 0 {
+                hinted = try await manifests.latestFromHint(namespace)
+                newest = hinted?.version ?? 0
+            } else {
+                newest = try await manifests.newestVersion(namespace, atLeast: atLeast)
+            }
             if let installed = current, installed.manifest.version >= newest {
                 refreshedAt = started
                 return 0
             }
-            guard newest > 0, let manifest = try await manifests.read(namespace, version: newest) else {
+            if hinted == nil, newest > 0 { hinted = try await manifests.read(namespace, version: newest) }
+            guard newest > 0, let manifest = hinted else {
                 current = nil
                 refreshedAt = started
                 return 0
             }
             do {
-                let (built, loaded) = try await build(manifest, from: current)
+                let (built, loaded) = try await build(manifest, from: current, prefetch: prefetch)
                 // The actor is re-entrant across the awaits above: a commit may have
                 // installed a newer version meanwhile; never go backwards.
-                if current.map({ $0.manifest.version < built.manifest.version }) ?? true { current = built }
+                if current.map({ $0.manifest.version < built.manifest.version }) ?? true {
+                    current = built
+                    tailBytes.store(built.manifest.unindexedBytes, ordering: .relaxed)
+                }
                 refreshedAt = started
                 return loaded
             } catch let error as StoreError where error.code == .notFound {
@@ -144,6 +167,7 @@ actor NamespaceReplica {
                 view.updateConfig(manifest.config)
             }
             current = Snapshot(manifest: manifest, view: view)
+            tailBytes.store(manifest.unindexedBytes, ordering: .relaxed)
         } catch {
             // Unreachable for entries this node wrote; a failed apply changes nothing, so the
             // installed version stays and the next read rebuilds from the store.
@@ -166,7 +190,8 @@ actor NamespaceReplica {
     /// Builds the snapshot of `manifest`: opens its segments (reusing those already open)
     /// and projects its WAL tail, extending `base`'s tail when the manifest only appended to it.
     /// A `historical` build (time travel) leaves this node's cache of open segments alone.
-    private func build(_ manifest: Manifest, from base: Snapshot?, historical: Bool = false) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
+    private func build(_ manifest: Manifest, from base: Snapshot?, historical: Bool = false,
+                       prefetch: Prefetch? = nil) async throws -> (snapshot: Snapshot, loadedEntries: Int) {
         if manifest.isDeleted {
             return (Snapshot(manifest: manifest, projection: NamespaceProjection(config: manifest.config)), 0)
         }
@@ -176,7 +201,9 @@ actor NamespaceReplica {
            manifest.segments == base.manifest.segments, manifest.indexedThroughSeq == base.manifest.indexedThroughSeq {
             view = base.view
         } else {
-            view = NamespaceView(segments: try await openSegmentViews(manifest.segmentList, current: !historical),
+            // Only a build that opens segments asks what the query will read (it decodes the query).
+            let parts = manifest.segmentList.isEmpty ? nil : prefetch?(manifest.config)
+            view = NamespaceView(segments: try await openSegmentViews(manifest.segmentList, current: !historical, prefetch: parts),
                                  tail: NamespaceProjection(config: manifest.config))
         }
         let pending = manifest.wal.filter { $0.seq > max(view.tail.appliedSeq, manifest.indexedThroughSeq) }
@@ -221,24 +248,37 @@ actor NamespaceReplica {
     /// forgetting those no longer listed (memory follows the newest manifest).
     /// `current` (the newest version's build) makes the cache follow these references; a
     /// historical build reuses what is open but caches nothing of its own.
-    private func openSegmentViews(_ references: [SegmentReference], current: Bool) async throws -> [SegmentView] {
+    ///
+    /// Cold, this is two parallel waves of reads whatever the number of segments: the
+    /// trailers and part tables with the deletion vectors, then meta, ids and the parts
+    /// `prefetch` names (ARCHITECTURE.md §9).
+    private func openSegmentViews(_ references: [SegmentReference], current: Bool,
+                                  prefetch: SegmentPartRequest?) async throws -> [SegmentView] {
         let store = manifests.store
-        var views: [SegmentView] = []
-        for reference in references {
-            let segment: Segment
-            if let open = openSegments[reference.key] {
-                segment = open
-            } else {
-                segment = try await Segment.open(key: reference.key, size: reference.bytes, store: store)
-                if current { openSegments[reference.key] = segment }
+        let closed = references.filter { openSegments[$0.key] == nil }
+        let missingDeletes = Array(Set(references.compactMap(\.deletes).filter { deletionVectors[$0] == nil }))
+        async let located = Segment.locate(closed.map { ($0.key, $0.bytes) }, store: store)
+        let deleteBytes = try await withThrowingTaskGroup(of: (String, Data).self) { group in
+            let issued = ContinuousClock.now
+            for key in missingDeletes {
+                group.addTask { try await ReadTrace.$batchIssuedAt.withValue(issued) { (key, try await store.get(key).bytes) } }
             }
+            return try await group.reduce(into: [String: Data]()) { $0[$1.0] = $1.1 }
+        }
+        var opened: [String: Segment] = [:]
+        for segment in try await Segment.open(try await located, prefetch: prefetch, store: store) { opened[segment.key] = segment }
+        var views: [SegmentView] = []
+        var decodedDeletes: [String: Bitset] = [:]
+        for reference in references {
+            let segment = openSegments[reference.key] ?? opened[reference.key]!
+            if current { openSegments[reference.key] = segment }
             var deleted: Bitset? = nil
             if let key = reference.deletes {
-                if let cached = deletionVectors[key] {
+                if let cached = deletionVectors[key] ?? decodedDeletes[key] {
                     deleted = cached
                 } else {
-                    let bytes = try await store.get(key).bytes
-                    let bits = try DeletionVectorCodec.decode(bytes, rowCount: segment.rowCount, object: key)
+                    let bits = try DeletionVectorCodec.decode(deleteBytes[key]!, rowCount: segment.rowCount, object: key)
+                    decodedDeletes[key] = bits
                     if current { deletionVectors[key] = bits }
                     deleted = bits
                 }
@@ -250,7 +290,32 @@ actor NamespaceReplica {
             let listedDeletes = Set(references.compactMap(\.deletes))
             openSegments = openSegments.filter { listed.contains($0.key) }
             deletionVectors = deletionVectors.filter { listedDeletes.contains($0.key) }
+            resident.withLock { $0 = Array(openSegments.values) }
         }
         return views
+    }
+
+    // MARK: Memory
+
+    /// The segments open for the newest version, readable without awaiting the actor (the
+    /// engine sums them against `[cache] memory_bytes`).
+    private let resident = Mutex<[Segment]>([])
+    /// Bytes of the unindexed tail of the installed version (an estimate: its logical bytes).
+    private let tailBytes = Atomic<Int>(0)
+
+    /// Bytes this replica holds in memory: loaded segment parts, ids, and the tail.
+    nonisolated var residentBytes: Int {
+        resident.withLock { $0.reduce(0) { $0 + $1.loadedBytes + $1.rowCount * 24 } } + tailBytes.load(ordering: .relaxed)
+    }
+
+    /// Drops everything loaded (under memory pressure): the next read opens the namespace
+    /// again, from the disk cache or the bucket. Queries running keep the snapshot they pinned.
+    func evict() {
+        current = nil
+        refreshedAt = nil
+        openSegments = [:]
+        deletionVectors = [:]
+        resident.withLock { $0 = [] }
+        tailBytes.store(0, ordering: .relaxed)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Log
 import Planner
 import Segments
+import Store
 
 /// Turns execution results and namespace state into the turbopuffer-shaped JSON bodies.
 enum ResponseBuilder {
@@ -53,21 +54,44 @@ enum ResponseBuilder {
         ]))
     }
 
-    /// `loadedEntries` WAL entries had to be read from the object store for this query:
-    /// the hit ratio is the share of the snapshot's entries already in memory.
+    /// turbopuffer's performance object; `cache_hit_ratio` and `cache_temperature` come from
+    /// where the query's data reads were served (`ReadTrace`), and `io` (a Lagoon extension)
+    /// gives the reads and bytes per layer and the sequential bucket rounds.
     static func performance(_ snapshot: Snapshot?, exhaustive: Int, executionNanos: UInt64, totalNanos: UInt64,
-                            loadedEntries: Int) -> JSONValue {
-        let total = snapshot?.manifest.wal.count ?? 0
-        let hitRatio = total == 0 ? 1.0 : Double(total - min(loadedEntries, total)) / Double(total)
-        let temperature = loadedEntries == 0 ? "hot" : (hitRatio > 0.5 ? "warm" : "cold")
-        return .object(JSONObject([
+                            io figures: ReadTrace.Figures) -> JSONValue {
+        .object(JSONObject([
             ("approx_namespace_size", .int(Int64(snapshot?.manifest.rowCount ?? 0))),
-            ("cache_hit_ratio", .double(hitRatio)),
-            ("cache_temperature", .string(temperature)),
+            ("cache_hit_ratio", .double(figures.hitRatio)),
+            ("cache_temperature", .string(figures.temperature)),
             ("exhaustive_search_count", .int(Int64(exhaustive))),
             ("query_execution_ms", .int(Int64(executionNanos / 1_000_000))),
             ("server_total_ms", .int(Int64(totalNanos / 1_000_000))),
+            ("io", io(figures)),
         ]))
+    }
+
+    /// `{"memory": {"reads", "bytes"}, "disk": …, "bucket": …, "bucket_requests",
+    /// "bucket_bytes", "sequential_rounds", "data_rounds"}`: data reads per layer, then every
+    /// bucket request (manifests included) and the rounds they took (all, and data only).
+    static func io(_ figures: ReadTrace.Figures) -> JSONValue {
+        var object = JSONObject()
+        for layer in ReadTrace.Layer.allCases {
+            let count = figures.count(layer)
+            object[layer.rawValue] = .object(JSONObject([("reads", .int(Int64(count.reads))), ("bytes", .int(Int64(count.bytes)))]))
+        }
+        object["bucket_requests"] = .int(Int64(figures.bucketRequests))
+        object["bucket_bytes"] = .int(Int64(figures.bucketBytes))
+        object["sequential_rounds"] = .int(Int64(figures.rounds))
+        object["data_rounds"] = .int(Int64(figures.dataRounds))
+        object["cache_temperature"] = .string(figures.temperature)
+        return .object(object)
+    }
+
+    /// The io figures as the last line of explain's plan text.
+    static func ioLine(_ figures: ReadTrace.Figures) -> String {
+        let layers = ReadTrace.Layer.allCases.map { "\($0.rawValue) \(figures.count($0).reads) reads \(figures.count($0).bytes) B" }
+        return "io: " + layers.joined(separator: ", ")
+            + "; \(figures.bucketRequests) bucket requests in \(figures.rounds) sequential rounds (\(figures.dataRounds) for data)"
     }
 
     static func iso8601(_ millis: Int64) -> String {

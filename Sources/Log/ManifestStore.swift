@@ -50,9 +50,15 @@ public struct ManifestStore: Sendable {
         var version = known
         if let hint = try await readCurrentHint(l), hint > version {
             // Trust a hint only when its version exists: a hint left behind by an interrupted
-            // cleanup must not hide the versions that do.
-            if try await store.head(l.manifestKey(hint)) != nil {
+            // cleanup must not hide the versions that do. The first forward probe goes out
+            // with that check (one round trip, not two, on a cold node).
+            // (Stamped as issued together, for the round count of `ReadTrace`.)
+            let issued = ContinuousClock.now
+            async let following = ReadTrace.$batchIssuedAt.withValue(issued) { try await store.head(l.manifestKey(hint + 1)) }
+            if try await ReadTrace.$batchIssuedAt.withValue(issued, operation: { try await store.head(l.manifestKey(hint)) }) != nil {
                 version = hint
+                guard try await following != nil else { return hint }
+                version = hint + 1
             } else {
                 version = max(known, try await listedNewestVersion(l))
             }
@@ -72,6 +78,20 @@ public struct ManifestStore: Sendable {
     private func listedNewestVersion(_ l: NamespaceLayout) async throws -> UInt64 {
         let keys = try await store.listAll(prefix: l.manifestPrefix)
         return keys.compactMap { UInt64($0.key.dropFirst(l.manifestPrefix.count)) }.max() ?? 0
+    }
+
+    /// The newest manifest (nil when the namespace does not exist) in two round trips when
+    /// the CURRENT hint is right, for a node that knows no version yet: the hint, then the
+    /// hinted manifest read together with a probe of the next version. Otherwise as `latest`.
+    public func latestFromHint(_ namespace: String) async throws -> Manifest? {
+        let l = layout(namespace)
+        if let hint = try await readCurrentHint(l), hint > 0 {
+            let issued = ContinuousClock.now  // issued together (for `ReadTrace`'s round count)
+            async let following = ReadTrace.$batchIssuedAt.withValue(issued) { try await store.head(l.manifestKey(hint + 1)) }
+            let hinted = try await ReadTrace.$batchIssuedAt.withValue(issued) { try await read(namespace, version: hint) }
+            if let hinted, try await following == nil { return hinted }
+        }
+        return try await latest(namespace)
     }
 
     /// The newest manifest, or nil when the namespace does not exist.

@@ -59,12 +59,8 @@ public struct NamespaceView: Sendable {
         return nil
     }
 
-    /// Loads the requested parts of every segment.
+    /// Loads the requested parts of every segment, in one parallel wave of reads.
     public func load(_ request: SegmentPartRequest, store: any ObjectStore) async throws {
-        guard !segments.allSatisfy({ $0.segment.hasLoaded(request) }) else { return }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for view in segments { group.addTask { try await view.segment.load(request, store: store) } }
-            try await group.waitForAll()
-        }
+        try await Segment.load(segments.map(\.segment), request, store: store)
     }
 }

@@ -68,27 +68,92 @@ public final class Segment: Sendable {
 
     public var rowCount: Int { meta.rowCount }
 
-    /// Opens a segment: the trailer, the part table, then meta and ids (three round trips).
+    /// Opens a segment (two round trips, see `locate` and `open(_:prefetch:store:)`).
     public static func open(key: String, size: Int, store: any ObjectStore) async throws -> Segment {
-        guard size >= SegmentFile.headerSize + SegmentFile.trailerSize else {
-            throw FormatError(.corrupt, object: key, "\(size) bytes is shorter than any segment")
-        }
-        let trailerBytes = try await store.getRange(key, offset: size - SegmentFile.trailerSize, length: SegmentFile.trailerSize)
-        let trailer = try SegmentFile.trailer(trailerBytes, objectSize: size, object: key)
-        let tableBytes = try await store.getRange(key, offset: trailer.tableOffset, length: trailer.tableLength)
-        let parts = try SegmentFile.partTable(tableBytes, trailer: trailer, object: key)
-        async let metaBytes = fetch("meta", parts, key: key, store: store)
-        async let idBytes = fetch("ids", parts, key: key, store: store)
-        let meta = try SegmentMeta.decode(try await metaBytes, object: key)
-        let ids = try SegmentIDs.decode(try await idBytes, rowCount: meta.rowCount, object: key)
-        return Segment(key: key, objectSize: size, meta: meta, ids: ids, parts: parts)
+        try await open(locate([(key, size)], store: store), prefetch: nil, store: store)[0]
     }
 
-    private static func fetch(_ name: String, _ parts: [String: SegmentFile.PartLocation], key: String, store: any ObjectStore) async throws -> Data {
-        guard let location = parts[name] else { throw FormatError(.corrupt, object: key, "segment has no \(name) part") }
-        let bytes = try await store.getRange(key, offset: location.offset, length: location.length)
-        try SegmentFile.verify(bytes, location, name: name, object: key)
-        return bytes
+    // MARK: Opening in two waves
+
+    /// A segment object whose part table has been read.
+    public struct Location: Sendable {
+        public var key: String
+        public var size: Int
+        var parts: [String: SegmentFile.PartLocation]
+    }
+
+    /// Bytes read from the end of a segment to find its trailer: enough to hold the part
+    /// table too, so one ranged read usually locates every part.
+    static let tailReadBytes = 64 * 1024
+
+    /// Reads the trailers and part tables of the objects in one parallel wave (a table larger
+    /// than the tail read costs its segment one more read).
+    public static func locate(_ objects: [(key: String, size: Int)], store: any ObjectStore) async throws -> [Location] {
+        for (key, size) in objects where size < SegmentFile.headerSize + SegmentFile.trailerSize {
+            throw FormatError(.corrupt, object: key, "\(size) bytes is shorter than any segment")
+        }
+        let tails = objects.map { RangeRead(key: $0.key, offset: $0.size - min($0.size, tailReadBytes), length: min($0.size, tailReadBytes)) }
+        let tailBytes = try await store.getRanges(tails)
+        var trailers: [SegmentFile.Trailer] = []
+        var tables = [Data?](repeating: nil, count: objects.count)
+        var outside: [Int] = []
+        for (index, (key, size)) in objects.enumerated() {
+            let bytes = tailBytes[index]
+            let trailer = try SegmentFile.trailer(Data(bytes.suffix(SegmentFile.trailerSize)), objectSize: size, object: key)
+            trailers.append(trailer)
+            let tail = tails[index]
+            if trailer.tableOffset >= tail.offset, bytes.count == tail.length {
+                let start = bytes.startIndex + trailer.tableOffset - tail.offset
+                tables[index] = Data(bytes[start..<(start + trailer.tableLength)])
+            } else {
+                outside.append(index)
+            }
+        }
+        if !outside.isEmpty {
+            let reads = outside.map { RangeRead(key: objects[$0].key, offset: trailers[$0].tableOffset, length: trailers[$0].tableLength) }
+            for (index, bytes) in zip(outside, try await store.getRanges(reads)) { tables[index] = bytes }
+        }
+        return try objects.indices.map { index in
+            Location(key: objects[index].key, size: objects[index].size,
+                     parts: try SegmentFile.partTable(tables[index]!, trailer: trailers[index], object: objects[index].key))
+        }
+    }
+
+    /// Opens located segments in one parallel wave that reads each one's meta and ids and,
+    /// with `prefetch`, the parts a query is about to need (so a cold query costs one
+    /// round trip fewer).
+    public static func open(_ locations: [Location], prefetch: SegmentPartRequest?, store: any ObjectStore) async throws -> [Segment] {
+        var reads: [RangeRead] = []
+        var wanted: [[String]] = []
+        for location in locations {
+            let names = ["meta", "ids"] + (prefetch.map { partNames($0, parts: location.parts, columnsOfAll: nil) } ?? [])
+            for name in names {
+                guard let part = location.parts[name] else {
+                    throw FormatError(.corrupt, object: location.key, "segment has no \(name) part")
+                }
+                reads.append(RangeRead(key: location.key, offset: part.offset, length: part.length))
+            }
+            wanted.append(names)
+        }
+        let fetched = try await store.getRanges(reads)
+        var next = 0
+        var segments: [Segment] = []
+        for (location, names) in zip(locations, wanted) {
+            var bytes: [String: Data] = [:]
+            for name in names {
+                try SegmentFile.verify(fetched[next], location.parts[name]!, name: name, object: location.key)
+                bytes[name] = fetched[next]
+                next += 1
+            }
+            let meta = try SegmentMeta.decode(bytes["meta"]!, object: location.key)
+            let ids = try SegmentIDs.decode(bytes["ids"]!, rowCount: meta.rowCount, object: location.key)
+            let segment = Segment(key: location.key, objectSize: location.size, meta: meta, ids: ids, parts: location.parts)
+            for name in names.dropFirst(2) {
+                try segment.install(name, bytes[name]!, textConfigs: prefetch?.textIndexes ?? [:])
+            }
+            segments.append(segment)
+        }
+        return segments
     }
 
     /// The row of an id, if this segment holds it.
@@ -98,88 +163,132 @@ public final class Segment: Sendable {
 
     // MARK: Parts
 
-    /// Whether every requested part that exists is already in memory (the common, hot case).
-    public func hasLoaded(_ request: SegmentPartRequest) -> Bool {
-        loaded.withLock { state in
-            if request.vectors || (request.vectorIndex && parts["ivf"] == nil), parts["vectors"] != nil, state.vectors == nil { return false }
-            if request.vectorIndex, parts["ivf"] != nil, state.vectorIndex == nil { return false }
-            for (name, config) in request.textIndexes where state.textIndexes[name]?.0 != config { return false }
-            let columns = request.columns.map { Array($0) } ?? meta.attributes
-            let (indexes, fallbacks) = filterParts(request)
-            return columns.allSatisfy { parts["column/\($0)"] == nil || state.columns[$0] != nil }
-                && indexes.allSatisfy { state.filterIndexes[$0] != nil }
-                && fallbacks.allSatisfy { parts["column/\($0)"] == nil || state.columns[$0] != nil }
+    /// Names of the parts (present in `parts`) that serve the request. `columnsOfAll` names
+    /// every column when the request asks for all (nil: every column part in the table).
+    static func partNames(_ request: SegmentPartRequest, parts: [String: SegmentFile.PartLocation], columnsOfAll: [String]?) -> [String] {
+        var names: [String] = []
+        // Without an index an ANN query scans the segment exactly: it needs the vectors.
+        if request.vectors || (request.vectorIndex && parts["ivf"] == nil) { names.append("vectors") }
+        if request.vectorIndex { names.append("ivf") }
+        let columns = request.columns.map { Array($0) }
+            ?? columnsOfAll ?? parts.keys.filter { $0.hasPrefix("column/") }.map { String($0.dropFirst("column/".count)) }
+        names += columns.map { "column/\($0)" }
+        names += request.textIndexes.keys.map { "text/\($0)" }
+        // A filter reads the attribute's index; a segment without one (written before indexes
+        // existed, or an unfilterable attribute) reads its column instead.
+        for name in request.filterIndexes.sorted() where name != "id" {
+            let index = "filter/\(name)", column = "column/\(name)"
+            if parts[index] != nil { names.append(index) } else if !names.contains(column) { names.append(column) }
+        }
+        return names.filter { parts[$0] != nil }
+    }
+
+    /// Whether the named part is in memory (a text index only with the requested settings).
+    private func isLoaded(_ name: String, _ state: Loaded, textConfigs: [String: FullTextConfig]) -> Bool {
+        if name == "vectors" { return state.vectors != nil }
+        if name == "ivf" { return state.vectorIndex != nil }
+        if name.hasPrefix("column/") { return state.columns[String(name.dropFirst("column/".count))] != nil }
+        if name.hasPrefix("filter/") { return state.filterIndexes[String(name.dropFirst("filter/".count))] != nil }
+        if name.hasPrefix("text/") {
+            let attribute = String(name.dropFirst("text/".count))
+            return state.textIndexes[attribute] != nil && state.textIndexes[attribute]?.0 == textConfigs[attribute]
+        }
+        return true
+    }
+
+    /// Decodes a fetched (and verified) part into memory (a part two concurrent loads both
+    /// fetched counts once). A text index built with other settings than the query's is not
+    /// installed: `load` rebuilds it from the column.
+    private func install(_ name: String, _ bytes: Data, textConfigs: [String: FullTextConfig]) throws {
+        let rowCount = meta.rowCount
+        ReadTrace.current?.noteFetchedPart(key + "#" + name)
+        if name == "vectors" {
+            let vectors = try SegmentVectors.decode(bytes, rowCount: rowCount, object: key)
+            loaded.withLock { if $0.vectors == nil { $0.vectors = vectors; $0.bytes += bytes.count + vectors.count * 4 } }
+        } else if name == "ivf" {
+            // The part's checksum was just verified; the lists need no second pass.
+            let index = try IVFIndex(decoding: bytes, object: key + "#ivf", verifyLists: false)
+            loaded.withLock { if $0.vectorIndex == nil { $0.vectorIndex = index; $0.bytes += bytes.count } }
+        } else if name.hasPrefix("column/") {
+            let column = try SegmentColumn.decode(bytes, rowCount: rowCount, object: key)
+            let attribute = String(name.dropFirst("column/".count))
+            loaded.withLock { if $0.columns[attribute] == nil { $0.columns[attribute] = column; $0.bytes += bytes.count } }
+        } else if name.hasPrefix("filter/") {
+            let attribute = String(name.dropFirst("filter/".count))
+            let index = try FilterIndexCodec.decode(bytes, rowCount: rowCount, object: key + "#" + name)
+            loaded.withLock { if $0.filterIndexes[attribute] == nil { $0.filterIndexes[attribute] = index; $0.bytes += index.memoryBytes } }
+        } else if name.hasPrefix("text/") {
+            let attribute = String(name.dropFirst("text/".count))
+            guard let config = textConfigs[attribute], meta.textIndexes[attribute] == config else { return }
+            let index = try SegmentTextIndex.decode(bytes, rowCount: rowCount, object: key)
+            loaded.withLock { if $0.textIndexes[attribute] == nil { $0.bytes += bytes.count }; $0.textIndexes[attribute] = (config, index) }
         }
     }
 
-    /// Fetches the requested parts not yet in memory, in parallel.
+    /// Whether every requested part that exists is already in memory (the common, hot case).
+    public func hasLoaded(_ request: SegmentPartRequest) -> Bool {
+        loaded.withLock { state in
+            Self.partNames(request, parts: parts, columnsOfAll: meta.attributes).allSatisfy { isLoaded($0, state, textConfigs: request.textIndexes) }
+                && request.textIndexes.allSatisfy { state.textIndexes[$0.key]?.0 == $0.value }
+        }
+    }
+
+    /// The parts to fetch for the request: those not in memory, plus the columns of text
+    /// indexes to rebuild (the segment's index was built with other settings, or not at all).
+    /// Records the parts already in memory as memory reads of the running trace.
+    private func missingParts(_ request: SegmentPartRequest) -> [String] {
+        let trace = ReadTrace.current
+        return loaded.withLock { state in
+            var missing: [String] = []
+            for name in Self.partNames(request, parts: parts, columnsOfAll: meta.attributes) {
+                if isLoaded(name, state, textConfigs: request.textIndexes) {
+                    trace?.recordLoadedPart(key + "#" + name, bytes: parts[name]!.length)
+                } else if !name.hasPrefix("text/") || meta.textIndexes[String(name.dropFirst("text/".count))] == request.textIndexes[String(name.dropFirst("text/".count))] {
+                    missing.append(name)
+                }
+            }
+            for (name, config) in request.textIndexes where meta.textIndexes[name] != config && state.textIndexes[name]?.0 != config
+                && hasColumn(name) && state.columns[name] == nil && !missing.contains("column/\(name)") {
+                missing.append("column/\(name)")
+            }
+            return missing
+        }
+    }
+
+    /// Fetches the requested parts not yet in memory.
     public func load(_ request: SegmentPartRequest, store: any ObjectStore) async throws {
-        let wantsIndex = request.vectorIndex && parts["ivf"] != nil && loaded.withLock { $0.vectorIndex == nil }
-        let missing: (vectors: Bool, columns: [String], texts: [(String, FullTextConfig)]) = loaded.withLock { state in
-            let columns = (request.columns.map { Array($0) } ?? meta.attributes)
-                .filter { parts["column/\($0)"] != nil && state.columns[$0] == nil }
-                + filterParts(request).fallbacks.filter { parts["column/\($0)"] != nil && state.columns[$0] == nil }
-            let texts = request.textIndexes.filter { state.textIndexes[$0.key]?.0 != $0.value }.map { ($0.key, $0.value) }
-            // Without an index an ANN query scans the segment exactly: it needs the vectors.
-            let needsVectors = request.vectors || (request.vectorIndex && parts["ivf"] == nil)
-            return (needsVectors && state.vectors == nil && parts["vectors"] != nil, columns, texts)
+        try await Self.load([self], request, store: store)
+    }
+
+    /// Fetches the requested parts the segments do not hold yet, all in one parallel wave
+    /// (neighbouring parts coalesced), then rebuilds text indexes whose settings differ.
+    public static func load(_ segments: [Segment], _ request: SegmentPartRequest, store: any ObjectStore) async throws {
+        var reads: [RangeRead] = []
+        var owners: [(segment: Segment, name: String)] = []
+        for segment in segments {
+            for name in segment.missingParts(request) {
+                let part = segment.parts[name]!
+                reads.append(RangeRead(key: segment.key, offset: part.offset, length: part.length))
+                owners.append((segment, name))
+            }
+        }
+        if !reads.isEmpty {
+            let fetched = try await store.getRanges(reads)
+            for ((segment, name), bytes) in zip(owners, fetched) {
+                try SegmentFile.verify(bytes, segment.parts[name]!, name: name, object: segment.key)
+                try segment.install(name, bytes, textConfigs: request.textIndexes)
+            }
         }
         // A text index built with other tokenizer settings (or not at all) is rebuilt from the
         // column in memory meanwhile: pending, never failing (ARCHITECTURE.md §2).
-        var columnsNeeded = Set(missing.columns)
-        for (name, config) in missing.texts where meta.textIndexes[name] != config && parts["column/\(name)"] != nil {
-            if loaded.withLock({ $0.columns[name] == nil }) { columnsNeeded.insert(name) }
-        }
-        let rowCount = meta.rowCount
-        let missingIndexes = loaded.withLock { state in filterParts(request).indexes.filter { state.filterIndexes[$0] == nil } }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for name in missingIndexes {
-                group.addTask {
-                    let bytes = try await Self.fetch("filter/\(name)", self.parts, key: self.key, store: store)
-                    let index = try FilterIndexCodec.decode(bytes, rowCount: rowCount, object: self.key + "#filter/" + name)
-                    self.loaded.withLock { state in
-                        // Two queries may load it at once; count it once.
-                        if state.filterIndexes[name] == nil { state.bytes += index.memoryBytes }
-                        state.filterIndexes[name] = index
-                    }
-                }
+        for segment in segments {
+            for (name, config) in request.textIndexes where segment.meta.textIndexes[name] != config
+                && segment.loaded.withLock({ $0.textIndexes[name]?.0 != config }) {
+                let values = (0..<segment.rowCount).map { segment.column(name)?[$0] ?? .null }
+                let bytes = Data(SegmentTextIndex.build(values, tokenizer: Tokenizer(config)))
+                let index = try SegmentTextIndex.decode(bytes, rowCount: segment.rowCount, object: segment.key)
+                segment.loaded.withLock { if $0.textIndexes[name] == nil { $0.bytes += bytes.count }; $0.textIndexes[name] = (config, index) }
             }
-            if missing.vectors {
-                group.addTask {
-                    let bytes = try await Self.fetch("vectors", self.parts, key: self.key, store: store)
-                    let vectors = try SegmentVectors.decode(bytes, rowCount: rowCount, object: self.key)
-                    self.loaded.withLock { $0.vectors = vectors; $0.bytes += bytes.count + vectors.count * 4 }
-                }
-            }
-            if wantsIndex {
-                group.addTask {
-                    let bytes = try await Self.fetch("ivf", self.parts, key: self.key, store: store)
-                    // The part's checksum was just verified; the lists need no second pass.
-                    let index = try IVFIndex(decoding: bytes, object: self.key + "#ivf", verifyLists: false)
-                    self.loaded.withLock { $0.vectorIndex = index; $0.bytes += bytes.count }
-                }
-            }
-            for name in columnsNeeded {
-                group.addTask {
-                    let bytes = try await Self.fetch("column/\(name)", self.parts, key: self.key, store: store)
-                    let column = try SegmentColumn.decode(bytes, rowCount: rowCount, object: self.key)
-                    self.loaded.withLock { $0.columns[name] = column; $0.bytes += bytes.count }
-                }
-            }
-            for (name, config) in missing.texts where meta.textIndexes[name] == config {
-                group.addTask {
-                    let bytes = try await Self.fetch("text/\(name)", self.parts, key: self.key, store: store)
-                    let index = try SegmentTextIndex.decode(bytes, rowCount: rowCount, object: self.key)
-                    self.loaded.withLock { $0.textIndexes[name] = (config, index); $0.bytes += bytes.count }
-                }
-            }
-            try await group.waitForAll()
-        }
-        for (name, config) in missing.texts where meta.textIndexes[name] != config {
-            let values = (0..<rowCount).map { column(name)?[$0] ?? .null }
-            let bytes = Data(SegmentTextIndex.build(values, tokenizer: Tokenizer(config)))
-            let index = try SegmentTextIndex.decode(bytes, rowCount: rowCount, object: key)
-            loaded.withLock { $0.textIndexes[name] = (config, index); $0.bytes += bytes.count }
         }
     }
 
@@ -196,16 +305,6 @@ public final class Segment: Sendable {
 
     /// Whether the segment carries an attribute index for the attribute.
     public func hasFilterIndex(_ name: String) -> Bool { parts["filter/\(name)"] != nil }
-
-    /// The filter attributes of a request split into those read through their index and
-    /// those read through their column (no index part: older segments, unfilterable ones).
-    private func filterParts(_ request: SegmentPartRequest) -> (indexes: [String], fallbacks: [String]) {
-        var indexes: [String] = [], fallbacks: [String] = []
-        for name in request.filterIndexes where name != "id" {
-            if parts["filter/\(name)"] != nil { indexes.append(name) } else { fallbacks.append(name) }
-        }
-        return (indexes, fallbacks)
-    }
 
     /// Bytes of parts held in memory.
     public var loadedBytes: Int { loaded.withLock { $0.bytes } }

@@ -58,13 +58,52 @@ public final class CachedStore: ObjectStore {
     }
 
     public func getRange(_ key: String, offset: Int, length: Int) async throws -> Data {
-        guard isImmutable(key), offset >= 0, length >= 0, let object = try await cached(key) else {
-            return try await base.getRange(key, offset: offset, length: length)
-        }
-        let bytes = object.bytes
-        let start = min(offset, bytes.count)
-        return Data(bytes[(bytes.startIndex + start)..<(bytes.startIndex + min(bytes.count, start + length))])
+        try await getRanges([RangeRead(key: key, offset: offset, length: length)])[0]
     }
+
+    /// Ranges of immutable objects come from a whole object in memory, else from the disk
+    /// cache (which keeps each range read as an entry of its own, `rangeKey`), else from the
+    /// wrapped store in one coalesced wave; what the store sent is written to disk.
+    public func getRanges(_ reads: [RangeRead]) async throws -> [Data] {
+        var result = [Data?](repeating: nil, count: reads.count)
+        var misses: [Int] = []
+        let trace = ReadTrace.current
+        for (index, read) in reads.enumerated() {
+            guard isImmutable(read.key), read.offset >= 0, read.length >= 0 else {
+                misses.append(index)
+                continue
+            }
+            if let object = memory.withLock({ $0.get(read.key) }) {
+                let bytes = object.bytes
+                let start = min(read.offset, bytes.count)
+                result[index] = Data(bytes[(bytes.startIndex + start)..<(bytes.startIndex + min(bytes.count, start + read.length))])
+                counters.withLock { $0.memoryHits += 1 }
+                trace?.record(.memory, bytes: result[index]!.count)
+            } else if let disk, let entry = try await BlockingIO.run({ disk.read(Self.rangeKey(read)) }) {
+                result[index] = entry.bytes
+                counters.withLock { $0.diskHits += 1 }
+                trace?.record(.disk, bytes: entry.bytes.count)
+            } else {
+                misses.append(index)
+            }
+        }
+        guard !misses.isEmpty else { return result.map { $0! } }
+        let fetched = try await base.getRanges(misses.map { reads[$0] })
+        counters.withLock { $0.misses += misses.count }
+        for (index, bytes) in zip(misses, fetched) {
+            result[index] = bytes
+            let read = reads[index]
+            // A short answer (the object ends early) is served but not cached.
+            if let disk, isImmutable(read.key), bytes.count == read.length {
+                try await BlockingIO.run { disk.write(Self.rangeKey(read), DiskCache.Entry(bytes: bytes, etag: "")) }
+            }
+        }
+        return result.map { $0! }
+    }
+
+    /// The disk-cache key of a range: `{key}#{offset}+{length}`. Segment readers ask for the
+    /// same ranges every time (the trailer, each part), so ranges are cached as read.
+    static func rangeKey(_ read: RangeRead) -> String { "\(read.key)#\(read.offset)+\(read.length)" }
 
     public func head(_ key: String) async throws -> ObjectInfo? {
         guard isImmutable(key), let object = memory.withLock({ $0.get(key) }) else { return try await base.head(key) }
@@ -91,7 +130,16 @@ public final class CachedStore: ObjectStore {
     public func delete(_ key: String) async throws {
         try await base.delete(key)
         memory.withLock { $0.remove(key) }
-        if let disk { try await BlockingIO.run { disk.remove(key) } }
+        if let disk { try await BlockingIO.run { disk.remove(key, withRanges: true) } }
+    }
+
+    // MARK: Pins
+
+    /// Pins the objects under the prefix (and their ranges) in the disk cache, now and as
+    /// they are cached later, within the disk cache's `maxPinnedBytes`. No disk, no pin.
+    public func pin(keyPrefix: String) async throws {
+        guard let disk else { return }
+        try await BlockingIO.run { try disk.pin(keyPrefix: keyPrefix) }
     }
 
     // MARK: Layers
@@ -100,12 +148,14 @@ public final class CachedStore: ObjectStore {
     private func cached(_ key: String) async throws -> StoredObject? {
         if let object = memory.withLock({ $0.get(key) }) {
             counters.withLock { $0.memoryHits += 1 }
+            ReadTrace.current?.record(.memory, bytes: object.bytes.count)
             return object
         }
         if let disk, let entry = try await BlockingIO.run({ disk.read(key) }) {
             let object = StoredObject(bytes: entry.bytes, etag: entry.etag)
             memory.withLock { $0.set(key, object, cost: object.bytes.count) }
             counters.withLock { $0.diskHits += 1 }
+            ReadTrace.current?.record(.disk, bytes: object.bytes.count)
             return object
         }
         counters.withLock { $0.misses += 1 }

@@ -129,9 +129,17 @@ public final class DiskCache: Sendable {
         }
     }
 
-    /// Forgets the key (after a delete of the object).
-    public func remove(_ key: String) {
-        catalog.withLock { drop(key, $0) }
+    /// Forgets the key (after a delete of the object), and with `withRanges` the ranges of
+    /// it cached as `{key}#…` entries.
+    public func remove(_ key: String, withRanges: Bool = false) {
+        catalog.withLock { catalog in
+            drop(key, catalog)
+            guard withRanges else { return }
+            let prefix = key + "#"
+            let rows = (try? catalog.database.execute(
+                "SELECT key FROM entries WHERE substr(key, 1, length(?1)) = ?1", [.text(prefix)])) ?? []
+            for row in rows { if let range = row[0].text { drop(range, catalog) } }
+        }
     }
 
     // MARK: Pins

@@ -60,6 +60,10 @@ public protocol ObjectStore: Sendable {
     func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject?
     /// Returns `length` bytes starting at `offset` (fewer at the end of the object).
     func getRange(_ key: String, offset: Int, length: Int) async throws -> Data
+    /// The bytes of every range, in order, read in one parallel wave (neighbouring ranges of
+    /// one object coalesced). The default fetches through `getRange` (`RangeCoalescer`);
+    /// caches answer what they hold and pass the rest on as one wave.
+    func getRanges(_ reads: [RangeRead]) async throws -> [Data]
     /// Returns the metadata, or nil when absent.
     func head(_ key: String) async throws -> ObjectInfo?
     /// Stores the bytes under the condition and returns the new etag. A failed
@@ -74,6 +78,10 @@ public protocol ObjectStore: Sendable {
 }
 
 extension ObjectStore {
+    public func getRanges(_ reads: [RangeRead]) async throws -> [Data] {
+        try await RangeCoalescer.fetch(reads, from: self)
+    }
+
     public func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject? {
         let object = try await get(key)
         return object.etag == etag ? nil : object

@@ -42,6 +42,7 @@ enum NodeSetup {
         options.indexer = settings.indexer
         options.retainVersions = settings.retainVersions
         options.annRecallTarget = settings.annRecallTarget
+        options.memoryBytes = settings.cache.memoryBytes
         switch settings.storageBackend {
         case "s3":
             let s = settings.s3

@@ -1,0 +1,183 @@
+import Exec
+import Foundation
+import LagoonTestSupport
+import Log
+import Planner
+import Store
+import Testing
+
+/// What a query reads and from where (issue 9): a cold node opens a namespace's segments and
+/// reads the parts a query needs in two parallel waves, whatever the number of segments; a
+/// repeated query reads nothing; a restarted node with a full disk cache reads no segment
+/// data from the bucket; and namespace state stays within the memory budget.
+@Suite("Cold reads: rounds, cache layers, memory budget")
+struct ColdReadTests {
+    static func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
+    static let words = ["apple", "river", "stone", "cloud", "green", "light", "music", "ocean", "paper", "quiet"]
+
+    static func vector(_ rng: inout SeededRandom) -> String {
+        "[" + (0..<8).map { _ in String(Float.random(in: -1...1, using: &rng)) }.joined(separator: ",") + "]"
+    }
+
+    /// A bucket holding namespace `name` in three segments (each with an IVF index and a text
+    /// index) and no tail.
+    static func populatedBucket(_ names: [String] = ["ns"]) async throws -> MemoryStore {
+        let bucket = MemoryStore()
+        let writer = Engine(store: bucket)
+        var rng = SeededRandom(seed: 5)
+        for name in names {
+            for batch in 0..<3 {
+                let rows = (0..<400).map { i -> String in
+                    let id = batch * 400 + i
+                    let text = (0..<6).map { _ in words[Int.random(in: 0..<words.count, using: &rng)] }.joined(separator: " ")
+                    return #"{"id": \#(id), "vector": \#(vector(&rng)), "text": "\#(text)", "group": \#(id % 7)}"#
+                }
+                _ = try await writer.write(name, body: try json(#"""
+                    {"upsert_rows": [\#(rows.joined(separator: ","))], "distance_metric": "cosine_distance",
+                     "schema": {"text": {"type": "string", "full_text_search": true}}}
+                    """#))
+                #expect(try await writer.indexNow(name))
+            }
+            let manifest = try await writer.snapshot(name).manifest
+            #expect(manifest.segmentList.count == 3 && manifest.wal.isEmpty, "three segments, no tail")
+        }
+        return bucket
+    }
+
+    /// A node over the bucket: memory → disk cache in `cache` → instrumented bucket.
+    static func node(_ bucket: MemoryStore, cache: URL, memoryBytes: Int? = nil) throws -> (Engine, InstrumentedStore) {
+        let instrumented = InstrumentedStore(bucket)
+        let disk = try DiskCache(directory: cache, capacityBytes: 1 << 30)
+        var options = EngineOptions()
+        options.memoryBytes = memoryBytes
+        return (Engine(store: CachedStore(wrapping: instrumented, memoryBytes: 1 << 24, disk: disk), options: options), instrumented)
+    }
+
+    static let ann = #"{"rank_by": ["vector", "ANN", [0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8]], "top_k": 5, "include_attributes": ["group"]}"#
+    static let bm25 = #"{"rank_by": ["text", "BM25", "river stone"], "top_k": 5}"#
+
+    static func analyze(_ engine: Engine, _ query: String, namespace: String = "ns") async throws -> JSONObject {
+        var body = try json(query).objectValue!
+        body["analyze"] = .bool(true)
+        let explain = try await engine.explain(namespace, body: .object(body))
+        return try #require(explain.objectValue?["io"]?.objectValue)
+    }
+
+    static func int(_ io: JSONObject, _ path: String...) -> Int64 {
+        var value: JSONValue? = .object(io)
+        for key in path { value = value?.objectValue?[key] }
+        return value?.intValue ?? -1
+    }
+
+    @Test("a cold ANN or BM25 query reads segment data in two rounds; repeated, it reads nothing", arguments: [ann, bm25])
+    func coldThenHot(_ query: String) async throws {
+        let bucket = try await Self.populatedBucket()
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            let (engine, instrumented) = try Self.node(bucket, cache: cache.url)
+            let cold = try await Self.analyze(engine, query)
+            // The manifest: the CURRENT hint, then the manifest with a probe of the next version.
+            // Segment data: the trailers and part tables of the three segments, then meta, ids
+            // and the query's parts of all three, coalesced per segment object.
+            #expect(Self.int(cold, "data_rounds") == 2, "\(cold)")
+            #expect(Self.int(cold, "sequential_rounds") == 4, "\(cold)")
+            #expect(Self.int(cold, "bucket", "reads") <= 6, "one or two ranged GETs per segment: \(cold)")
+            #expect(cold["cache_temperature"]?.stringValue == "cold")
+            let rangedGets = instrumented.counts.requests[.getRange] ?? 0
+            #expect(rangedGets == Int(Self.int(cold, "bucket", "reads")), "every segment read is counted")
+
+            let hot = try await Self.analyze(engine, query)
+            #expect(Self.int(hot, "bucket", "reads") == 0 && Self.int(hot, "disk", "reads") == 0, "\(hot)")
+            #expect(Self.int(hot, "memory", "reads") > 0)
+            #expect(hot["cache_temperature"]?.stringValue == "hot")
+            #expect(instrumented.counts.requests[.getRange] == rangedGets)
+
+            let response = try await engine.query("ns", body: try Self.json(query))
+            let performance = try #require(response.objectValue?["performance"]?.objectValue)
+            #expect(performance["cache_temperature"]?.stringValue == "hot")
+            #expect(performance["cache_hit_ratio"]?.doubleValue == 1)
+        }
+    }
+
+    @Test("after hint_cache_warm, a restarted node serves the first queries without reading segment data from the bucket")
+    func restartWithWarmDiskCache() async throws {
+        let bucket = try await Self.populatedBucket()
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            let (first, _) = try Self.node(bucket, cache: cache.url)
+            try await first.warm("ns")
+            let expected = try await first.query("ns", body: try Self.json(Self.ann)).objectValue?["rows"]
+
+            let (restarted, instrumented) = try Self.node(bucket, cache: cache.url)
+            for query in [Self.ann, Self.bm25] {
+                let io = try await Self.analyze(restarted, query)
+                #expect(Self.int(io, "bucket", "reads") == 0, "\(io)")
+                #expect(Self.int(io, "disk", "reads") > 0)
+                #expect(io["cache_temperature"]?.stringValue == "warm" || io["cache_temperature"]?.stringValue == "hot")
+            }
+            #expect((instrumented.counts.requests[.getRange] ?? 0) == 0, "no ranged GET reached the bucket")
+            #expect(try await restarted.query("ns", body: try Self.json(Self.ann)).objectValue?["rows"] == expected)
+        }
+    }
+
+    @Test("namespaces are evicted least recently used under the memory budget and reload with the same answers")
+    func memoryBudget() async throws {
+        let bucket = try await Self.populatedBucket(["a", "b", "c"])
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            // Measure one namespace's resident bytes, then allow a little under two.
+            let (probe, _) = try Self.node(bucket, cache: cache.url)
+            let expected = try await probe.query("a", body: try Self.json(Self.ann)).objectValue?["rows"]
+            let one = probe.residentBytes
+            #expect(one > 0)
+            let (engine, _) = try Self.node(bucket, cache: cache.url, memoryBytes: one * 2 - 1)
+            for name in ["a", "b", "c", "a"] {
+                _ = try await engine.query(name, body: try Self.json(Self.ann))
+                #expect(engine.residentBytes <= one * 2 - 1 || engine.residentNamespaces == 1, "within the budget after \(name)")
+            }
+            let again = try await Self.analyze(engine, Self.ann, namespace: "b")
+            #expect(Self.int(again, "disk", "reads") > 0, "b was evicted and reopens from the disk cache: \(again)")
+            #expect(try await engine.query("a", body: try Self.json(Self.ann)).objectValue?["rows"] == expected)
+        }
+    }
+
+    @Test("a name that does not exist leaves no state")
+    func missingNameLeavesNothing() async throws {
+        let bucket = try await Self.populatedBucket()
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            let (engine, _) = try Self.node(bucket, cache: cache.url, memoryBytes: 1 << 20)
+            await #expect(throws: LagoonError.self) { _ = try await engine.query("nope", body: try Self.json(Self.ann)) }
+            #expect(engine.residentNamespaces == 0)
+        }
+    }
+}
+
+extension ColdReadTests {
+    @Test("a warmed namespace stays pinned on disk while other namespaces' reads fill the disk cache")
+    func warmedNamespaceStaysOnDisk() async throws {
+        let bucket = try await Self.populatedBucket(["pinned", "other1", "other2"])
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            // A disk cache smaller than two namespaces: without the pin, "pinned" would go.
+            let (probe, _) = try Self.node(bucket, cache: cache.url)
+            try await probe.warm("pinned")
+            let one = try DiskCache(directory: cache.url, capacityBytes: 1 << 30).usage.total
+            #expect(one > 0)
+            try FileManager.default.removeItem(at: cache.url)
+
+            func node() throws -> (Engine, InstrumentedStore) {
+                let instrumented = InstrumentedStore(bucket)
+                let disk = try DiskCache(directory: cache.url, capacityBytes: one * 3 / 2, maxPinnedBytes: one * 11 / 10)
+                return (Engine(store: CachedStore(wrapping: instrumented, memoryBytes: 1 << 24, disk: disk)), instrumented)
+            }
+            let (first, _) = try node()
+            try await first.warm("pinned")
+            for name in ["other1", "other2"] {
+                for query in [Self.ann, Self.bm25] { _ = try await first.query(name, body: try Self.json(query)) }
+            }
+            let (restarted, _) = try node()
+            for query in [Self.ann, Self.bm25] {
+                let io = try await Self.analyze(restarted, query, namespace: "pinned")
+                #expect(Self.int(io, "bucket", "reads") == 0, "the pinned namespace is still on disk: \(io)")
+            }
+            let evicted = try await Self.analyze(restarted, Self.ann, namespace: "other1")
+            #expect(Self.int(evicted, "bucket", "reads") > 0, "an unpinned one was evicted: \(evicted)")
+        }
+    }
+}
