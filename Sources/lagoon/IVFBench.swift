@@ -18,6 +18,7 @@ struct IVFBench: ParsableCommand {
     @Option(help: "Comma-separated probe counts.") var nprobes = "8,16,24,32,48,64,96,128"
     @Option(help: "Comma-separated recall targets (the index picks the probes).") var targets = "0.9,0.95,0.98"
     @Option(help: "Lists (0 = automatic).") var lists = 0
+    @Option(help: "Global Lloyd passes of the build (0 = the default).") var passes = 0
     @Option(help: "Scans to compare: comma-separated 'exact' (f32 lists) and 'q<r>' (8-bit first pass, k·r re-ranked; 'q' = the default r).")
     var scans = "q"
 
@@ -34,6 +35,7 @@ struct IVFBench: ParsableCommand {
 
         var options = IVFBuildOptions()
         if lists > 0 { options.listCount = lists }
+        if passes > 0 { options.passes = passes }
         let start = ContinuousClock.now
         let result = IVFIndex.build(vectors: base, dimension: dimension, ordinals: (0..<n).map { Int32($0) },
                                     ordinalBound: n, metric: .cosineDistance, options: options)
