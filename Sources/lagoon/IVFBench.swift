@@ -18,6 +18,9 @@ struct IVFBench: ParsableCommand {
     @Option(help: "Comma-separated probe counts.") var nprobes = "8,16,24,32,48,64,96,128"
     @Option(help: "Comma-separated recall targets (the index picks the probes).") var targets = "0.9,0.95,0.98"
     @Option(help: "Lists (0 = automatic).") var lists = 0
+    @Option(help: "Global Lloyd passes of the build (0 = the default).") var passes = 0
+    @Option(help: "Scans to compare: comma-separated 'exact' (f32 lists) and 'q<r>' (8-bit first pass, k·r re-ranked; 'q' = the default r).")
+    var scans = "q"
 
     func run() throws {
         let dimension = 384
@@ -32,6 +35,7 @@ struct IVFBench: ParsableCommand {
 
         var options = IVFBuildOptions()
         if lists > 0 { options.listCount = lists }
+        if passes > 0 { options.passes = passes }
         let start = ContinuousClock.now
         let result = IVFIndex.build(vectors: base, dimension: dimension, ordinals: (0..<n).map { Int32($0) },
                                     ordinalBound: n, metric: .cosineDistance, options: options)
@@ -47,15 +51,24 @@ struct IVFBench: ParsableCommand {
                      [8, 16, 32, 64, 96, 128].map { "\($0)→\(String(format: "%.3f", index.recallCurve.recall(atProbes: $0)))" }.joined(separator: " ")))
 
         var entries: [String] = []
-        print("setting            nprobe  recall@10       QPS   p50 ms  scanned/query")
+        print("setting                  nprobe  recall@10       QPS   p50 ms  scanned/query")
+        let modes: [(String, IVFIndex.Scan)] = scans.split(separator: ",").map { name in
+            if name == "exact" { return ("exact", .exact) }
+            let r = Int(name.dropFirst()) ?? IVFIndex.rerankFactor
+            return ("q\(r)", .quantized(rerankFactor: r))
+        }
+        print(String(format: "quantised copy: %.1f MB", Double(index.quantizedMemoryBytes) / 1e6))
         func measure(_ label: String, probes: Int, target: Double?) {
-            for q in queryVectors.prefix(20) { _ = index.search(q, k: 10, probes: probes) }  // warm-up
+            for (name, mode) in modes { measure(label + " " + name, probes: probes, target: target, mode: mode) }
+        }
+        func measure(_ label: String, probes: Int, target: Double?, mode: IVFIndex.Scan) {
+            for q in queryVectors.prefix(20) { _ = index.search(q, k: 10, probes: probes, filter: nil, scan: mode) }  // warm-up
             var latencies: [Double] = []
             var found = 0
             var scanned = 0
             for (i, q) in queryVectors.enumerated() {
                 let t = ContinuousClock.now
-                let r = index.search(q, k: 10, probes: probes)
+                let r = index.search(q, k: 10, probes: probes, filter: nil, scan: mode)
                 latencies.append(EngineBench.seconds(ContinuousClock.now - t))
                 let expected = Set(truth[i])
                 found += r.neighbors.filter { expected.contains($0.ordinal) }.count
@@ -64,7 +77,7 @@ struct IVFBench: ParsableCommand {
             let recall = Double(found) / Double(10 * queryVectors.count)
             let qps = Double(latencies.count) / latencies.reduce(0, +)
             let p50 = latencies.sorted()[latencies.count / 2] * 1000
-            print(String(format: "%-18@ %6d  %9.3f  %8.0f  %7.3f  %13d", label, probes, recall, qps, p50, scanned / queryVectors.count))
+            print(String(format: "%-24@ %6d  %9.3f  %8.0f  %7.3f  %13d", label, probes, recall, qps, p50, scanned / queryVectors.count))
             let extra = target.map { String(format: ", \"recall_target\": %.3f", $0) } ?? ""
             entries.append(String(format: "{\"nprobe\": %d, \"recall10\": %.4f, \"qps\": %.1f, \"p50_ms\": %.3f%@}", probes, recall, qps, p50, extra))
         }

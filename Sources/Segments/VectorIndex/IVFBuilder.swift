@@ -12,6 +12,8 @@ public struct IVFBuildOptions: Sendable {
     public var recallSampleSize = 256
     /// Lloyd iterations per k-means run.
     public var iterations = 8
+    /// Global Lloyd passes over every row after the per-cluster k-means (step 4 below).
+    public var passes = 4
     /// Lists holding more than this many times the mean list size are split.
     public var maxListSizeFactor = 3.0
     /// Seed of every random choice, so a build is reproducible.
@@ -73,7 +75,7 @@ extension IVFIndex {
         let nlist = max(1, min(n, options.listCount ?? automatic))
 
         var (centroids, labels) = space.withUnsafeBufferPointer { points in
-            IVFTrainer(points: points, count: n, dimension: dimension, iterations: options.iterations)
+            IVFTrainer(points: points, count: n, dimension: dimension, iterations: options.iterations, passes: options.passes)
                 .train(listCount: nlist, maxListSizeFactor: options.maxListSizeFactor, rng: &rng)
         }
         // Drop empty lists (k-means re-seeds them, but splitting duplicates can leave some).
@@ -121,6 +123,7 @@ struct IVFTrainer {
     let count: Int
     let dimension: Int
     let iterations: Int
+    let passes: Int
     /// Coarse clusters each row remembers; its fine candidates are their centroids.
     let candidatesPerRow = 6
 
@@ -167,7 +170,6 @@ struct IVFTrainer {
 
         // Global Lloyd passes with each row's candidates limited to its nearest coarse clusters.
         var labels = [Int32](repeating: 0, count: count)
-        let passes = 4
         for pass in 0...passes {
             assignPruned(centroids: centroids, nearestCoarse: nearestCoarse, m: m, fineRange: fineRange, labels: &labels)
             if pass < passes {

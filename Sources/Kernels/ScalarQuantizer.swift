@@ -1,0 +1,90 @@
+// 8-bit scalar quantisation with one range per dimension.
+//
+// Dimension j maps [minimum[j], minimum[j] + 255·step[j]] onto the codes 0…255, so a row is
+// reconstructed as minimum + step · code. For a query q the dot product with a reconstructed row
+// is Σ q·minimum + Σ (q·step)·code: a constant plus an integer dot product once q·step is
+// rounded to Int16 (`QuantizedQuery`), which `ByteDotScorer` computes over the codes.
+
+/// A per-dimension 8-bit quantiser trained from the rows it will encode.
+public struct ScalarQuantizer: Sendable {
+    public let dimension: Int
+    /// Per dimension: the value of code 0.
+    public let minimum: [Float]
+    /// Per dimension: the value between consecutive codes (positive).
+    public let step: [Float]
+
+    public init(minimum: [Float], step: [Float]) {
+        precondition(minimum.count == step.count && !minimum.isEmpty, "ScalarQuantizer: \(minimum.count) minima, \(step.count) steps")
+        dimension = minimum.count
+        self.minimum = minimum
+        self.step = step
+    }
+
+    /// A quantiser covering every finite value of every row (`rows(i)` is row `i`, `count` rows;
+    /// `scale(i)` multiplies row `i`, e.g. by its inverse norm). Non-finite values are ignored
+    /// here and clamped when encoded.
+    public init(dimension: Int, count: Int, row: (Int) -> UnsafeBufferPointer<Float>, scale: (Int) -> Float) {
+        precondition(dimension > 0, "ScalarQuantizer: dimension must be positive")
+        var low = [Float](repeating: .infinity, count: dimension)
+        var high = [Float](repeating: -.infinity, count: dimension)
+        for i in 0..<count {
+            let r = row(i), s = scale(i)
+            for j in 0..<dimension {
+                let x = r[j] * s
+                guard x.isFinite else { continue }
+                low[j] = Swift.min(low[j], x)
+                high[j] = Swift.max(high[j], x)
+            }
+        }
+        var step = [Float](repeating: 1, count: dimension)
+        for j in 0..<dimension {
+            if low[j] > high[j] { low[j] = 0; continue }        // no finite value: anything decodes to 0
+            let width = (high[j] - low[j]) / 255
+            step[j] = width > 0 && width.isFinite ? width : 1  // a constant dimension: every code is 0
+        }
+        self.init(minimum: low, step: step)
+    }
+
+    /// Encodes `row · scale` into `dimension` codes: the nearest code, clamped to 0…255 (NaN → 0).
+    public func encode(_ row: UnsafeBufferPointer<Float>, scale: Float, into codes: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(row.count == dimension && codes.count == dimension, "ScalarQuantizer.encode: length mismatch")
+        for j in 0..<dimension {
+            let t = (row[j] * scale - minimum[j]) / step[j] + 0.5
+            codes[j] = t >= 255 ? 255 : (t > 0 ? UInt8(t) : 0)
+        }
+    }
+
+    /// The query in code space: `Σ query·reconstruct(codes) ≈ offset + factor · Σ values·codes`.
+    public func quantize(_ query: UnsafeBufferPointer<Float>) -> QuantizedQuery {
+        precondition(query.count == dimension, "ScalarQuantizer.quantize: query has \(query.count) floats, dimension is \(dimension)")
+        var weights = [Float](repeating: 0, count: dimension)
+        var offset: Double = 0
+        var largest: Float = 0
+        for j in 0..<dimension {
+            let q = query[j].isFinite ? query[j] : 0
+            weights[j] = q * step[j]
+            offset += Double(q) * Double(minimum[j])
+            largest = Swift.max(largest, abs(weights[j]))
+        }
+        let limit = Float(ByteDotScorer.maxQueryMagnitude(dimension: dimension))
+        let toInt = largest > 0 && largest.isFinite ? limit / largest : 0
+        let values = weights.map { Int16(($0 * toInt).rounded()) }
+        return QuantizedQuery(values: values, prepared: ByteDotQuery(values), factor: toInt > 0 ? 1 / toInt : 0, offset: Float(offset))
+    }
+}
+
+/// A query rounded into a quantiser's code space (see `ScalarQuantizer.quantize`).
+public struct QuantizedQuery: Sendable {
+    /// Per dimension: round(query · step · 1/factor), within `ByteDotScorer.maxQueryMagnitude`.
+    public let values: [Int16]
+    /// `values` as `ByteDotScorer` takes them.
+    public let prepared: ByteDotQuery
+    /// Multiplies an integer dot product back into the query's units.
+    public let factor: Float
+    /// Σ query · minimum: the dot product with the all-zero code row.
+    public let offset: Float
+
+    /// The approximate dot product for an integer sum over a row's codes.
+    @inlinable
+    public func dot(_ integerSum: Int32) -> Float { offset + factor * Float(integerSum) }
+}

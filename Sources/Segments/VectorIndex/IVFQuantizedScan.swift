@@ -1,0 +1,117 @@
+import Kernels
+import Log
+
+extension IVFIndex {
+    /// The quantised scan: 8-bit estimates over `IVFQuantizedLists` for every probed row, the
+    /// best `candidates` (k × the rerank factor) kept, then their exact f32 distances (computed by `ListScan`,
+    /// so scores are bit-identical to the exact scan's) and the top `k` of those.
+    struct QuantizedScan: IVFListScanner {
+        let lists: IVFQuantizedLists
+        let query: QuantizedQuery
+        let cosine: Bool
+        let k: Int
+        let filter: IVFFilter?
+        /// Computes the exact distances of the re-ranked rows.
+        let exact: ListScan
+        /// Estimates kept so far, keyed by row number in `lists.codes`.
+        var estimates: TopKSelector
+        var sums: [Int32]
+        var scores: [Float]
+        var positions: [Int32]
+        var ordinals: [Int32]
+        var rows: [Int32]
+        var listsProbed = 0
+        var vectorsScanned = 0
+        var found: Int { estimates.count }
+
+        init(index: IVFIndex, query: [Float], k: Int, candidates: Int, filter: IVFFilter?) {
+            lists = index.quantized
+            self.query = query.withUnsafeBufferPointer { index.quantized.quantizer.quantize($0) }
+            cosine = index.metric == .cosineDistance
+            self.k = k
+            self.filter = filter
+            exact = ListScan(index: index, query: query, k: 0, filter: nil, scratch: false)
+            estimates = TopKSelector(k: candidates)
+            sums = [Int32](repeating: 0, count: index.largestList)
+            scores = [Float](repeating: 0, count: index.largestList)
+            positions = filter == nil ? [] : [Int32](repeating: 0, count: index.largestList)
+            ordinals = positions
+            rows = positions
+        }
+
+        mutating func scan(list: Int, _ raw: UnsafeRawBufferPointer) {
+            listsProbed += 1
+            let start = lists.listStart[list]
+            let count = lists.listStart[list + 1] - start
+            guard count > 0 else { return }
+            var matched = count
+            if let filter {
+                let listOrdinals = UnsafeBufferPointer(start: (raw.baseAddress! + exact.head.lists[list].offset).assumingMemoryBound(to: Int32.self),
+                                                       count: count)
+                matched = filter.select(listOrdinals, positions: &positions, ordinals: &ordinals)
+                guard matched > 0 else { return }
+                for i in 0..<matched { rows[i] = positions[i] + Int32(start) }
+            }
+            vectorsScanned += matched
+            let d = lists.quantizer.dimension
+            let filtered = matched < count || filter != nil
+            lists.codes.withUnsafeBufferPointer { codes in
+                lists.codeSums.withUnsafeBufferPointer { codeSums in
+                    sums.withUnsafeMutableBufferPointer { out in
+                        if filtered {
+                            rows.withUnsafeBufferPointer { r in
+                                ByteDotScorer.dotAll(query: query.prepared, codes: codes, codeSums: codeSums, dimension: d,
+                                                     rows: UnsafeBufferPointer(rebasing: r[0..<matched]), into: out)
+                            }
+                        } else {
+                            ByteDotScorer.dotAll(query: query.prepared, codes: codes, codeSums: codeSums, dimension: d,
+                                                 rows: start..<(start + count), into: out)
+                        }
+                    }
+                }
+            }
+            // Estimated distances, smaller is nearer: −q·v̂ for cosine (its scale is irrelevant
+            // to the ranking), ‖v‖² − 2·q·v for Euclidean.
+            if cosine {
+                for i in 0..<matched { scores[i] = -Float(sums[i]) }
+            } else {
+                for i in 0..<matched {
+                    let row = filtered ? Int(rows[i]) : start + i
+                    scores[i] = lists.squaredNorms[row] - 2 * query.dot(sums[i])
+                }
+            }
+            scores.withUnsafeBufferPointer { s in
+                let s = UnsafeBufferPointer(rebasing: s[0..<matched])
+                if filtered {
+                    rows.withUnsafeBufferPointer { estimates.insert(scores: s, ordinals: UnsafeBufferPointer(rebasing: $0[0..<matched])) }
+                } else {
+                    estimates.insert(scores: s, baseOrdinal: start)
+                }
+            }
+        }
+
+        mutating func results(_ raw: UnsafeRawBufferPointer) -> [ScoredOrdinal] {
+            var top = TopKSelector(k: k)
+            for candidate in estimates.sortedResults() {
+                let row = candidate.ordinal
+                let list = lists.list(containing: row)
+                let position = row - lists.listStart[list]
+                let ordinal = (raw.baseAddress! + exact.head.lists[list].offset + 4 * position).assumingMemoryBound(to: Int32.self).pointee
+                top.insert(score: exact.distance(list: list, position: position, raw), ordinal: Int(ordinal))
+            }
+            return top.sortedResults()
+        }
+    }
+}
+
+extension IVFQuantizedLists {
+    /// The list holding row `row` of `codes` (binary search over `listStart`; empty lists skipped).
+    func list(containing row: Int) -> Int {
+        var low = 0, high = listStart.count - 1  // listStart[low] <= row < listStart[high]
+        while high - low > 1 {
+            let mid = (low + high) / 2
+            if listStart[mid] <= row { low = mid } else { high = mid }
+        }
+        return low
+    }
+}
