@@ -101,8 +101,9 @@ public final class Segment: Sendable {
     /// Whether every requested part that exists is already in memory (the common, hot case).
     public func hasLoaded(_ request: SegmentPartRequest) -> Bool {
         loaded.withLock { state in
-            if request.vectors || (request.vectorIndex && parts["ivf"] == nil), parts["vectors"] != nil, state.vectors == nil { return false }
-            if request.vectorIndex, parts["ivf"] != nil, state.vectorIndex == nil { return false }
+            // With an IVF index the vectors are read from its lists (SegmentVectors).
+            if request.vectors || request.vectorIndex, parts["ivf"] != nil, state.vectorIndex == nil { return false }
+            if request.vectors || request.vectorIndex, parts["ivf"] == nil, parts["vectors"] != nil, state.vectors == nil { return false }
             for (name, config) in request.textIndexes where state.textIndexes[name]?.0 != config { return false }
             let columns = request.columns.map { Array($0) } ?? meta.attributes
             let (indexes, fallbacks) = filterParts(request)
@@ -114,7 +115,9 @@ public final class Segment: Sendable {
 
     /// Fetches the requested parts not yet in memory, in parallel.
     public func load(_ request: SegmentPartRequest, store: any ObjectStore) async throws {
-        let wantsIndex = request.vectorIndex && parts["ivf"] != nil && loaded.withLock { $0.vectorIndex == nil }
+        // A segment with an IVF index serves its vectors from the index's lists: the `vectors`
+        // part (a second copy) is never loaded.
+        let wantsIndex = (request.vectorIndex || request.vectors) && parts["ivf"] != nil && loaded.withLock { $0.vectorIndex == nil }
         let missing: (vectors: Bool, columns: [String], texts: [(String, FullTextConfig)]) = loaded.withLock { state in
             let columns = (request.columns.map { Array($0) } ?? meta.attributes)
                 .filter { parts["column/\($0)"] != nil && state.columns[$0] == nil }
@@ -122,7 +125,7 @@ public final class Segment: Sendable {
             let texts = request.textIndexes.filter { state.textIndexes[$0.key]?.0 != $0.value }.map { ($0.key, $0.value) }
             // Without an index an ANN query scans the segment exactly: it needs the vectors.
             let needsVectors = request.vectors || (request.vectorIndex && parts["ivf"] == nil)
-            return (needsVectors && state.vectors == nil && parts["vectors"] != nil, columns, texts)
+            return (needsVectors && state.vectors == nil && parts["vectors"] != nil && parts["ivf"] == nil, columns, texts)
         }
         // A text index built with other tokenizer settings (or not at all) is rebuilt from the
         // column in memory meanwhile: pending, never failing (ARCHITECTURE.md §2).
@@ -148,7 +151,7 @@ public final class Segment: Sendable {
                 group.addTask {
                     let bytes = try await Self.fetch("vectors", self.parts, key: self.key, store: store)
                     let vectors = try SegmentVectors.decode(bytes, rowCount: rowCount, object: self.key)
-                    self.loaded.withLock { $0.vectors = vectors; $0.bytes += bytes.count + vectors.count * 4 }
+                    self.loaded.withLock { $0.vectors = vectors; $0.bytes += bytes.count + vectors.derivedBytes }
                 }
             }
             if wantsIndex {
@@ -156,7 +159,12 @@ public final class Segment: Sendable {
                     let bytes = try await Self.fetch("ivf", self.parts, key: self.key, store: store)
                     // The part's checksum was just verified; the lists need no second pass.
                     let index = try IVFIndex(decoding: bytes, object: self.key + "#ivf", verifyLists: false)
-                    self.loaded.withLock { $0.vectorIndex = index; $0.bytes += bytes.count }
+                    let vectors = try SegmentVectors(lists: index, rowCount: rowCount, object: self.key + "#ivf")
+                    self.loaded.withLock {
+                        $0.vectorIndex = index
+                        $0.vectors = vectors
+                        $0.bytes += bytes.count + vectors.derivedBytes
+                    }
                 }
             }
             for name in columnsNeeded {
