@@ -12,7 +12,8 @@ run.py calls it with `--segments`. Steps (progress on stderr):
     `--concurrency` in flight; docs/s per pass and overall, and the 429s (backpressure) met;
     RSS sampled every 0.2 s throughout;
  3. the time from the last acknowledgement until GET metadata says index.status = up-to-date,
-    then RSS (VmRSS) and the peak (VmHWM), against the raw live bytes
+    then RSS (VmRSS) and the peak (VmHWM), against the raw live bytes; the steady RSS is the
+    larger of RSS when up to date and RSS after the queries of step 4
     (docs x dim x 4 for f32 vectors + UTF-8 bytes of text, pos and lexname);
  4. ANN (recall@10 vs the exact ground truth, latency), exact kNN, filtered ANN at ~1/10/50 %
     (recall vs the filtered ground truth, and how many queries returned fewer than 10 rows),
@@ -43,6 +44,10 @@ import lagoon_runner as lr  # noqa: E402
 K = 10
 # Targets of the "Prove it" section (name -> (comparison, bound)).
 TARGETS = {
+    # Steady: RSS once up to date and after the queries (the larger); peak: VmHWM over ingest,
+    # indexing and queries. The bound applies to the steady figure; the peak is held
+    # to the same bound so a miss shows.
+    "rss_steady_over_raw": ("<=", 1.5),
     "rss_peak_over_raw": ("<=", 1.5),
     "cold_first_bm25_ms": ("<=", 200.0),
     "cold_first_knn_ms": ("<=", 500.0),
@@ -185,6 +190,7 @@ def targets(res: dict, n: int) -> list[dict]:
     post = (res.get("text") or {}).get("ndcg@10")
     rss = res.get("rss") or {}
     got = {
+        "rss_steady_over_raw": rss.get("steady_over_raw"),
         "rss_peak_over_raw": rss.get("peak_over_raw"),
         "cold_first_bm25_ms": ((res.get("cold") or {}).get("bm25") or {}).get("first_ms"),
         "cold_first_knn_ms": ((res.get("cold") or {}).get("knn") or {}).get("first_ms"),
@@ -249,7 +255,8 @@ def run(args, ds) -> dict:
             res["text"]["reference_ndcg@10"] = res["reference"].get("text", {}).get("ndcg@10")
         res["rss"]["after_queries_mb"] = mb(server.vm("VmRSS"))
         res["rss"]["peak_mb"] = mb(server.vm("VmHWM"))
-        for key in ("peak_mb", "after_index_mb"):
+        res["rss"]["steady_mb"] = max(filter(None, (res["rss"]["after_index_mb"], res["rss"]["after_queries_mb"])), default=None)
+        for key in ("peak_mb", "after_index_mb", "after_queries_mb", "steady_mb"):
             if res["rss"][key]:
                 res["rss"][key.replace("_mb", "_over_raw")] = res["rss"][key] / res["rss"]["raw_live_mb"]
         try:

@@ -44,6 +44,7 @@ struct Indexer {
     func flush(_ snapshot: Snapshot) async throws -> (Outcome, Manifest?) {
         let base = snapshot.manifest
         guard !base.isDeleted, let through = base.wal.last?.seq, through > base.indexedThroughSeq else { return (.nothingToDo, nil) }
+        MemoryBreakdown.report("flush of \(base.namespace) v\(base.version)", snapshot)
         let view = snapshot.view
         let tail = view.tail
         let layout = manifests.layout(base.namespace)
@@ -79,6 +80,7 @@ struct Indexer {
         let base = snapshot.manifest
         let inputs = Array(snapshot.view.segments.prefix(fanIn))
         guard !base.isDeleted, fanIn >= 1, inputs.count >= fanIn else { return (.nothingToDo, nil) }
+        MemoryBreakdown.report("compaction of \(base.namespace) v\(base.version), \(fanIn) segments", snapshot)
         let references = base.segmentList
         let merged = references.prefix(inputs.count)
         let minSeq = merged.map(\.minSeq).min() ?? 0, maxSeq = merged.map(\.maxSeq).max() ?? 0

@@ -220,7 +220,8 @@ public final class Segment: Sendable {
 
     /// Whether the part exists in the object (an attribute no row of the segment has does not).
     public func hasColumn(_ name: String) -> Bool { parts["column/\(name)"] != nil }
-    public var hasVectors: Bool { parts["vectors"] != nil }
+    /// An indexed segment keeps its vectors in the `ivf` part's lists only.
+    public var hasVectors: Bool { parts["vectors"] != nil || parts["ivf"] != nil }
     /// At least this many rows have a vector (from the `vectors` part's size and the dimension,
     /// counting a row ordinal per vector, so it never overstates).
     public var vectorCountLowerBound: Int {
