@@ -51,8 +51,16 @@ struct Indexer {
         let token = UUID().uuidString.lowercased()
 
         var references = base.segmentList
+        var emptied = Set<String>()
         // Rows the tail overwrote or deleted in older segments: exactly what the view hides.
-        for (i, segmentView) in view.segments.enumerated() where segmentView.hiddenCount != references[i].deletedRows {
+        for (i, segmentView) in view.segments.enumerated() {
+            // A segment with no visible row leaves the list: no reader would find a row in it,
+            // and one left listed would still be opened and its parts loaded by queries.
+            if segmentView.visibleCount == 0 {
+                emptied.insert(references[i].key)
+                continue
+            }
+            guard segmentView.hiddenCount != references[i].deletedRows else { continue }
             var deleted = segmentView.visible
             deleted.formComplement()
             let key = layout.root + "deletes/\(Self.name(of: references[i].key))-\(NamespaceLayout.padded(through))-\(token)"
@@ -60,6 +68,7 @@ struct Indexer {
             references[i].deletes = key
             references[i].deletedRows = segmentView.hiddenCount
         }
+        references.removeAll { emptied.contains($0.key) }
         if tail.liveCount > 0 {
             let minSeq = base.wal.first { $0.seq > base.indexedThroughSeq }?.seq ?? through
             var ivf = IVFBuildOptions()
