@@ -12,8 +12,9 @@ run.py calls it with `--segments`. Steps (progress on stderr):
     `--concurrency` in flight; docs/s per pass and overall, and the 429s (backpressure) met;
     RSS sampled every 0.2 s throughout;
  3. the time from the last acknowledgement until GET metadata says index.status = up-to-date,
-    then RSS (VmRSS) and the peak (VmHWM), against the raw live bytes; the steady RSS is the
-    larger of RSS when up to date and RSS after the queries of step 4
+    then RSS (VmRSS) and the peak (VmHWM), against the raw live bytes; after the queries of
+    step 4, RSS again, then once it settles (the indexer may still be compacting): the steady
+    figure. The peak (VmHWM) covers ingest, indexing and queries
     (docs x dim x 4 for f32 vectors + UTF-8 bytes of text, pos and lexname);
  4. ANN (recall@10 vs the exact ground truth, latency), exact kNN, filtered ANN at ~1/10/50 %
     (recall vs the filtered ground truth, and how many queries returned fewer than 10 rows),
@@ -44,8 +45,8 @@ import lagoon_runner as lr  # noqa: E402
 K = 10
 # Targets of the issue's "Prove it" section (name -> (comparison, bound)).
 TARGETS = {
-    # Steady: RSS once up to date and after the queries (the larger); peak: VmHWM over ingest,
-    # indexing and queries. The issue's bound applies to the steady figure; the peak is held
+    # Steady: RSS after the queries once background indexing settled; peak: VmHWM over
+    # ingest, indexing and queries. The issue's bound applies to the steady figure; the peak is held
     # to the same bound so a miss shows.
     "rss_steady_over_raw": ("<=", 1.5),
     "rss_peak_over_raw": ("<=", 1.5),
@@ -99,6 +100,21 @@ class RSSSampler:
 
     def max_mb(self) -> float | None:
         return round(max(kb for _, kb in self.samples) / 1024, 1) if self.samples else None
+
+
+def settle(server, window: float = 10.0, limit: float = 240.0) -> tuple[float | None, float]:
+    """RSS once background work is over: "up-to-date" covers the tail only, and the indexer
+    may still be compacting (training the merged segment's IVF index) when the queries end.
+    Waits until VmRSS moved less than 2 % over `window` seconds (at most `limit`)."""
+    t0 = time.perf_counter()
+    last = server.vm("VmRSS")
+    while time.perf_counter() - t0 < limit:
+        time.sleep(window)
+        now = server.vm("VmRSS")
+        if last and now and abs(now - last) <= 0.02 * last:
+            return mb(now), time.perf_counter() - t0
+        last = now
+    return mb(last), time.perf_counter() - t0
 
 
 def mb(kb: int | None) -> float | None:
@@ -254,9 +270,10 @@ def run(args, ds) -> dict:
             res["text"]["top100_equal_to_reference"] = same / len(runs)
             res["text"]["reference_ndcg@10"] = res["reference"].get("text", {}).get("ndcg@10")
         res["rss"]["after_queries_mb"] = mb(server.vm("VmRSS"))
+        res["rss"]["settled_mb"], res["rss"]["settle_s"] = settle(server)
         res["rss"]["peak_mb"] = mb(server.vm("VmHWM"))
-        res["rss"]["steady_mb"] = max(filter(None, (res["rss"]["after_index_mb"], res["rss"]["after_queries_mb"])), default=None)
-        for key in ("peak_mb", "after_index_mb", "after_queries_mb", "steady_mb"):
+        res["rss"]["steady_mb"] = res["rss"]["settled_mb"]
+        for key in ("peak_mb", "after_index_mb", "after_queries_mb", "settled_mb", "steady_mb"):
             if res["rss"][key]:
                 res["rss"][key.replace("_mb", "_over_raw")] = res["rss"][key] / res["rss"]["raw_live_mb"]
         try:
