@@ -399,7 +399,8 @@ def segments_http(sg: dict) -> str:
                                                              f"text {raw.get('text', 0) / 2**20:,.1f}, attributes {raw.get('attributes', 0) / 2**20:,.1f})"],
         ["server RSS peak (VmHWM)", f"{f(rss.get('peak_mb'), 0)} MB = {f(rss.get('peak_over_raw'), 2)}× raw"],
         ["server RSS when up-to-date", f"{f(rss.get('after_index_mb'), 0)} MB = {f(rss.get('after_index_over_raw'), 2)}× raw"],
-        ["server RSS after the queries", f"{f(rss.get('after_queries_mb'), 0)} MB"],
+        ["server RSS after the queries", f"{f(rss.get('after_queries_mb'), 0)} MB = {f(rss.get('after_queries_over_raw'), 2)}× raw"],
+        ["server RSS steady (after the queries, settled)", f"{f(rss.get('steady_mb'), 0)} MB = {f(rss.get('steady_over_raw'), 2)}× raw, after {f(rss.get('settle_s'), 0)} s"],
         ["on disk", f"{f(sg.get('disk_mb'), 0)} MB"],
     ]))
     qrows = []

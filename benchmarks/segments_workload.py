@@ -12,7 +12,9 @@ run.py calls it with `--segments`. Steps (progress on stderr):
     `--concurrency` in flight; docs/s per pass and overall, and the 429s (backpressure) met;
     RSS sampled every 0.2 s throughout;
  3. the time from the last acknowledgement until GET metadata says index.status = up-to-date,
-    then RSS (VmRSS) and the peak (VmHWM), against the raw live bytes
+    then RSS (VmRSS) and the peak (VmHWM), against the raw live bytes; after the queries of
+    step 4, RSS again, then once the server is idle (the indexer may still be compacting) and
+    a few queries of each kind ran again: the steady figure. The peak (VmHWM) covers ingest, indexing and queries
     (docs x dim x 4 for f32 vectors + UTF-8 bytes of text, pos and lexname);
  4. ANN (recall@10 vs the exact ground truth, latency), exact kNN, filtered ANN at ~1/10/50 %
     (recall vs the filtered ground truth, and how many queries returned fewer than 10 rows),
@@ -26,6 +28,7 @@ run.py calls it with `--segments`. Steps (progress on stderr):
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
@@ -43,6 +46,10 @@ import lagoon_runner as lr  # noqa: E402
 K = 10
 # Targets of the issue's "Prove it" section (name -> (comparison, bound)).
 TARGETS = {
+    # Steady: RSS after the queries once background indexing settled; peak: VmHWM over
+    # ingest, indexing and queries. The issue's bound applies to the steady figure; the peak is held
+    # to the same bound so a miss shows.
+    "rss_steady_over_raw": ("<=", 1.5),
     "rss_peak_over_raw": ("<=", 1.5),
     "cold_first_bm25_ms": ("<=", 200.0),
     "cold_first_knn_ms": ("<=", 500.0),
@@ -94,6 +101,36 @@ class RSSSampler:
 
     def max_mb(self) -> float | None:
         return round(max(kb for _, kb in self.samples) / 1024, 1) if self.samples else None
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(server, client, ds, window: float = 5.0, limit: float = 900.0) -> tuple[float | None, float]:
+    """RSS once background work is over and queries ran again: "up-to-date" covers the tail
+    only, and the indexer may still be compacting (training the merged segment's IVF index)
+    when the queries end. Waits until the server used under 5 % of a core over `window`
+    seconds (at most `limit`), runs a few queries of each kind (so the parts they read are
+    loaded), then reads VmRSS."""
+    t0 = time.perf_counter()
+    last = cpu_seconds(server.proc.pid)
+    while time.perf_counter() - t0 < limit:
+        time.sleep(window)
+        now = cpu_seconds(server.proc.pid)
+        if now - last < 0.05 * window:
+            break
+        last = now
+    waited = time.perf_counter() - t0
+    ns = client.namespace(lr.NAMESPACE)
+    for qi in ds.gt_qidx[:20]:
+        q = ds.queries[int(qi)].tolist()
+        for mode in ("ANN", "kNN"):
+            ns.query(rank_by=["vector", mode, q], top_k=K, include_attributes=False)
+        ns.query(rank_by=["text", "BM25", ds.query_meta[int(qi)]["text"]], top_k=K, include_attributes=False)
+    return mb(server.vm("VmRSS")), waited
 
 
 def mb(kb: int | None) -> float | None:
@@ -185,6 +222,7 @@ def targets(res: dict, n: int) -> list[dict]:
     post = (res.get("text") or {}).get("ndcg@10")
     rss = res.get("rss") or {}
     got = {
+        "rss_steady_over_raw": rss.get("steady_over_raw"),
         "rss_peak_over_raw": rss.get("peak_over_raw"),
         "cold_first_bm25_ms": ((res.get("cold") or {}).get("bm25") or {}).get("first_ms"),
         "cold_first_knn_ms": ((res.get("cold") or {}).get("knn") or {}).get("first_ms"),
@@ -248,8 +286,10 @@ def run(args, ds) -> dict:
             res["text"]["top100_equal_to_reference"] = same / len(runs)
             res["text"]["reference_ndcg@10"] = res["reference"].get("text", {}).get("ndcg@10")
         res["rss"]["after_queries_mb"] = mb(server.vm("VmRSS"))
+        res["rss"]["settled_mb"], res["rss"]["settle_s"] = settle(server, client, ds)
         res["rss"]["peak_mb"] = mb(server.vm("VmHWM"))
-        for key in ("peak_mb", "after_index_mb"):
+        res["rss"]["steady_mb"] = res["rss"]["settled_mb"]
+        for key in ("peak_mb", "after_index_mb", "after_queries_mb", "settled_mb", "steady_mb"):
             if res["rss"][key]:
                 res["rss"][key.replace("_mb", "_over_raw")] = res["rss"][key] / res["rss"]["raw_live_mb"]
         try:

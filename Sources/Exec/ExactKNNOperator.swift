@@ -15,14 +15,30 @@ public final class ExactKNNOperator: OperatorBase, PhysicalOperator {
         super.init(children: [child])
     }
 
+    /// Rows of the segment being read, scored together once its batches are all in: a
+    /// segment's vectors may live in IVF lists, and one placement over all its rows turns an
+    /// unfiltered scan into whole-list kernel calls instead of a few rows per list per batch.
+    private var collecting: RowBatch?
+    private var ready: [RowBatch] = []
+
     public func next() throws -> RowBatch? {
         try measured {
-            while let input = try child.next() {
+            while ready.isEmpty {
                 try Task.checkCancellation()
+                let input = try child.next()
+                if let held = collecting, held.source != input?.source {
+                    collecting = nil
+                    if let scored = scorer.score(held) { ready.append(scored) }
+                }
+                guard let input else { break }
                 actuals.rowsExamined += input.count
-                if let scored = scorer.score(input) { return scored }
+                if case .segment = scorer.sources[input.source] {
+                    if collecting == nil { collecting = input } else { collecting!.rows += input.rows }
+                } else if let scored = scorer.score(input) {
+                    ready.append(scored)
+                }
             }
-            return nil
+            return ready.isEmpty ? nil : ready.removeFirst()
         }
     }
 }
@@ -58,41 +74,47 @@ struct ExactVectorScorer {
         }
     }
 
-    /// Distances to segment rows: the segment's vectors are one contiguous matrix, so a batch
-    /// becomes one kernel call over the vector ordinals of its rows.
+    /// Distances to segment rows, block by block of the segment's vector storage (its matrix,
+    /// or its IVF lists): each block is one kernel call over the wanted positions, a plain
+    /// range when they are consecutive (a whole list of an unfiltered scan).
     private func segmentDistances(_ input: RowBatch, _ vectors: SegmentVectors?) -> RowBatch? {
         guard let vectors else { return nil }
-        var rows: [Int32] = []
-        var ordinals: [Int32] = []
-        rows.reserveCapacity(input.count)
-        ordinals.reserveCapacity(input.count)
-        for row in input.rows {
-            if let v = vectors.vectorIndex(ofRow: Int(row)) {
-                rows.append(row)
-                ordinals.append(Int32(v))
-            }
-        }
-        guard !rows.isEmpty else { return nil }
-        var scores = [Float](repeating: 0, count: rows.count)
-        let contiguous = Int(ordinals.last!) - Int(ordinals.first!) + 1 == ordinals.count
+        let placement = vectors.placement(of: input.rows)
+        guard !placement.rows.isEmpty else { return nil }
+        var scores = [Float](repeating: 0, count: placement.rows.count)
+        var scratch: [Float] = []
+        let cosine = metric == .cosineDistance
         query.withUnsafeBufferPointer { q in
-            vectors.matrix.withUnsafeBufferPointer { m in
-                scores.withUnsafeMutableBufferPointer { out in
-                    if contiguous {
-                        let first = Int(ordinals.first!)
-                        score(q, m, vectors.dimension, rows: first..<(first + ordinals.count), into: out)
-                    } else {
-                        ordinals.withUnsafeBufferPointer { score(q, m, vectors.dimension, ordinals: $0, into: out) }
+            scores.withUnsafeMutableBufferPointer { out in
+                vectors.forEachBlock(placement) { block in
+                    let n = block.positions.count
+                    func fill(_ into: UnsafeMutableBufferPointer<Float>) {
+                        if let range = block.contiguous {
+                            score(q, block.matrix, vectors.dimension, rows: range, into: into)
+                        } else {
+                            score(q, block.matrix, vectors.dimension, ordinals: block.positions, into: into)
+                        }
+                        if cosine {
+                            for i in 0..<n {
+                                into[i] = Self.cosineDistance(dot: into[i], inverseNorm: block.inverseNorms[Int(block.positions[i])],
+                                                              inverseQueryNorm: inverseQueryNorm)
+                            }
+                        }
+                    }
+                    guard let entries = block.entries else {
+                        fill(UnsafeMutableBufferPointer(rebasing: out[block.firstEntry..<(block.firstEntry + n)]))
+                        return
+                    }
+                    if scratch.count < n { scratch = [Float](repeating: 0, count: n) }
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        let s = UnsafeMutableBufferPointer(rebasing: s[0..<n])
+                        fill(s)
+                        for i in 0..<n { out[Int(entries[i])] = s[i] }
                     }
                 }
             }
         }
-        if metric == .cosineDistance {
-            for i in scores.indices {
-                scores[i] = Self.cosineDistance(dot: scores[i], inverseNorm: vectors.inverseNorms[Int(ordinals[i])], inverseQueryNorm: inverseQueryNorm)
-            }
-        }
-        return RowBatch(source: input.source, rows: rows, scores: scores)
+        return RowBatch(source: input.source, rows: placement.rows, scores: scores)
     }
 
     /// 1 − cos, clamped at 0: rounding makes a vector's distance to itself a tiny negative

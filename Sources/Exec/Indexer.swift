@@ -44,17 +44,23 @@ struct Indexer {
     func flush(_ snapshot: Snapshot) async throws -> (Outcome, Manifest?) {
         let base = snapshot.manifest
         guard !base.isDeleted, let through = base.wal.last?.seq, through > base.indexedThroughSeq else { return (.nothingToDo, nil) }
+        MemoryBreakdown.report("flush of \(base.namespace) v\(base.version)", snapshot)
         let view = snapshot.view
         let tail = view.tail
         let layout = manifests.layout(base.namespace)
         let token = UUID().uuidString.lowercased()
-        var documents: [Document] = []
-        documents.reserveCapacity(tail.liveCount)
-        for row in 0..<tail.rowCount where tail.alive[row] { documents.append(tail.document(row: row)) }
 
         var references = base.segmentList
+        var emptied = Set<String>()
         // Rows the tail overwrote or deleted in older segments: exactly what the view hides.
-        for (i, segmentView) in view.segments.enumerated() where segmentView.hiddenCount != references[i].deletedRows {
+        for (i, segmentView) in view.segments.enumerated() {
+            // A segment with no visible row leaves the list: no reader would find a row in it,
+            // and one left listed would still be opened and its parts loaded by queries.
+            if segmentView.visibleCount == 0 {
+                emptied.insert(references[i].key)
+                continue
+            }
+            guard segmentView.hiddenCount != references[i].deletedRows else { continue }
             var deleted = segmentView.visible
             deleted.formComplement()
             let key = layout.root + "deletes/\(Self.name(of: references[i].key))-\(NamespaceLayout.padded(through))-\(token)"
@@ -62,14 +68,17 @@ struct Indexer {
             references[i].deletes = key
             references[i].deletedRows = segmentView.hiddenCount
         }
-        if !documents.isEmpty {
+        references.removeAll { emptied.contains($0.key) }
+        if tail.liveCount > 0 {
             let minSeq = base.wal.first { $0.seq > base.indexedThroughSeq }?.seq ?? through
             var ivf = IVFBuildOptions()
             ivf.minimumVectors = max(ivf.minimumVectors, flushVectorIndexMinRows)
-            let bytes = try SegmentBuilder.build(documents, config: base.config, minSeq: minSeq, maxSeq: through, ivfOptions: ivf)
+            // Column by column from the tail projection: no Document per row.
+            let bytes = try SegmentBuilder.build(SegmentRows(segments: [], tail: tail), config: base.config, minSeq: minSeq,
+                                                 maxSeq: through, ivfOptions: ivf)
             let key = layout.root + "segments/\(NamespaceLayout.padded(through))-\(token).seg"
             try await manifests.store.put(key, bytes, condition: .ifAbsent)
-            references.append(SegmentReference(key: key, bytes: bytes.count, rows: documents.count, minSeq: minSeq, maxSeq: through))
+            references.append(SegmentReference(key: key, bytes: bytes.count, rows: tail.liveCount, minSeq: minSeq, maxSeq: through))
         }
         return try await publish(from: base, segments: references, indexedThrough: through, token: token)
     }
@@ -80,25 +89,46 @@ struct Indexer {
         let base = snapshot.manifest
         let inputs = Array(snapshot.view.segments.prefix(fanIn))
         guard !base.isDeleted, fanIn >= 1, inputs.count >= fanIn else { return (.nothingToDo, nil) }
-        for view in inputs { try await view.segment.load(.everything, store: manifests.store) }
-        var documents: [Document] = []
-        for view in inputs {
-            view.visible.forEachSetBit { row in documents.append(view.document(row: row)) }
-        }
+        MemoryBreakdown.report("compaction of \(base.namespace) v\(base.version), \(fanIn) segments", snapshot)
         let references = base.segmentList
         let merged = references.prefix(inputs.count)
         let minSeq = merged.map(\.minSeq).min() ?? 0, maxSeq = merged.map(\.maxSeq).max() ?? 0
         let token = UUID().uuidString.lowercased()
         var replacement: [SegmentReference] = []
-        if !documents.isEmpty {
-            let bytes = try SegmentBuilder.build(documents, config: base.config, minSeq: minSeq, maxSeq: maxSeq)
+        let rows = inputs.reduce(0) { $0 + $1.visibleCount }
+        if rows > 0 {
+            let bytes = try await Self.merge(inputs, config: base.config, minSeq: minSeq, maxSeq: maxSeq, store: manifests.store)
             let key = manifests.layout(base.namespace).root + "segments/\(NamespaceLayout.padded(maxSeq))-\(token).seg"
             try await manifests.store.put(key, bytes, condition: .ifAbsent)
-            replacement.append(SegmentReference(key: key, bytes: bytes.count, rows: documents.count, minSeq: minSeq, maxSeq: maxSeq))
+            replacement.append(SegmentReference(key: key, bytes: bytes.count, rows: rows, minSeq: minSeq, maxSeq: maxSeq))
         }
         // The merged rows exclude what the tail shadows; the tail stays, so it keeps doing so.
         return try await publish(from: base, segments: replacement + references.dropFirst(inputs.count),
                                  indexedThrough: base.indexedThroughSeq, token: token, replacing: Array(merged))
+    }
+
+    /// The merged segment's bytes: the inputs' visible rows, column by column. Vectors not
+    /// already in memory are read through private copies of the input segments, released once
+    /// gathered into the new segment's matrix, so compaction holds the inputs' vectors and
+    /// the merged ones only briefly together, and never pins them in the open-segment cache.
+    static func merge(_ inputs: [SegmentView], config: NamespaceConfig, minSeq: UInt64, maxSeq: UInt64,
+                      store: any ObjectStore) async throws -> Data {
+        let vectors = SegmentPartRequest(vectors: true)
+        var vectorViews: [SegmentView] = []
+        for view in inputs {
+            if view.segment.hasLoaded(vectors) {
+                vectorViews.append(view)
+            } else {
+                let copy = try await Segment.open(key: view.segment.key, size: view.segment.objectSize, store: store)
+                try await copy.load(vectors, store: store)
+                vectorViews.append(SegmentView(view, through: copy))
+            }
+        }
+        let columns = SegmentPartRequest(columns: nil)
+        for view in inputs { try await view.segment.load(columns, store: store) }
+        let rows = SegmentRows(segments: inputs, vectorsFrom: vectorViews)
+        vectorViews = []
+        return try SegmentBuilder.build(rows, config: config, minSeq: minSeq, maxSeq: maxSeq)
     }
 
     /// Commits `segments` on top of the newest version. A writer's commit in between only

@@ -13,8 +13,9 @@ public enum QueryParts {
         func rank(_ rankBy: RankBy) {
             switch rankBy {
             case .vector(let mode, _):
-                // An ANN query without a filter reads a segment's IVF lists only (they hold the
-                // vectors); a filter may choose an exact scan of its rows, which reads the vectors.
+                // An ANN query reads a segment's IVF index; a filter may choose an exact scan of
+                // its rows, which reads the vectors — from the same IVF lists when the segment
+                // has an index (Segment loads `ivf` for either), else from its `vectors` part.
                 request.vectorIndex = mode == .ann
                 request.vectors = mode != .ann || query.filter != nil
             case .attribute(let name, _): request.columns?.insert(name)

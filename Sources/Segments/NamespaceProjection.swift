@@ -190,6 +190,20 @@ public struct NamespaceProjection: Sendable {
     /// posting list on each row (copy-on-write), so loops iterate this copy instead.
     private var textIndexNames: [String] { Array(textIndexes.keys) }
 
+    /// Roughly what this projection holds in memory (debugging: MemoryBreakdown): vectors,
+    /// per-row arrays, the id maps, attribute values and postings.
+    public var approximateHeldBytes: Int {
+        let idStride = MemoryLayout<DocumentID>.stride
+        var bytes = (vectors?.count ?? 0) * (vectors?.width ?? 0) * 4 + inverseNorms.count * 4
+        bytes += rowCount * (idStride + 1 + 1 + 4)                      // ids, alive, hasVector, vectorSlot
+        bytes += (rowForID.count + touchedIDs.count) * (idStride + 4) * 2  // hash tables at their load factor
+        bytes += logicalBytes - (vectors?.width ?? 0) * 4 * liveCount   // attribute values, roughly
+        for index in textIndexes.values {
+            bytes += index.postings.reduce(0) { $0 + $1.key.utf8.count + 48 + $1.value.rows.count * 6 } + index.lengths.count * 4
+        }
+        return bytes
+    }
+
     public static func approximateBytes(_ document: Document) -> Int {
         var bytes = 8 + (document.vector?.count ?? 0) * 4
         for (name, value) in document.attributes { bytes += name.utf8.count + valueBytes(value) }

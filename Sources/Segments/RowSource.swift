@@ -50,7 +50,7 @@ public enum RowSource: Sendable {
     /// Whether the row has a vector (without copying it out).
     public func hasVector(row: Int) -> Bool {
         switch self {
-        case .segment(let view): return view.segment.vectors?.vectorIndex(ofRow: row) != nil
+        case .segment(let view): return view.segment.vectors?.hasVector(row: row) ?? false
         case .tail(let projection): return projection.hasVector[row]
         }
     }

@@ -167,9 +167,9 @@ public final class Segment: Sendable {
     /// every column when the request asks for all (nil: every column part in the table).
     static func partNames(_ request: SegmentPartRequest, parts: [String: SegmentFile.PartLocation], columnsOfAll: [String]?) -> [String] {
         var names: [String] = []
-        // Without an index an ANN query scans the segment exactly: it needs the vectors.
-        if request.vectors || (request.vectorIndex && parts["ivf"] == nil) { names.append("vectors") }
-        if request.vectorIndex { names.append("ivf") }
+        // A segment with an IVF index serves its vectors from the index's lists (the `vectors`
+        // part, a second copy, is never loaded); without one an ANN query scans exactly.
+        if request.vectors || request.vectorIndex { names.append(parts["ivf"] != nil ? "ivf" : "vectors") }
         let columns = request.columns.map { Array($0) }
             ?? columnsOfAll ?? parts.keys.filter { $0.hasPrefix("column/") }.map { String($0.dropFirst("column/".count)) }
         names += columns.map { "column/\($0)" }
@@ -204,11 +204,17 @@ public final class Segment: Sendable {
         ReadTrace.current?.noteFetchedPart(key + "#" + name)
         if name == "vectors" {
             let vectors = try SegmentVectors.decode(bytes, rowCount: rowCount, object: key)
-            loaded.withLock { if $0.vectors == nil { $0.vectors = vectors; $0.bytes += bytes.count + vectors.count * 4 } }
+            loaded.withLock { if $0.vectors == nil { $0.vectors = vectors; $0.bytes += bytes.count + vectors.derivedBytes } }
         } else if name == "ivf" {
             // The part's checksum was just verified; the lists need no second pass.
             let index = try IVFIndex(decoding: bytes, object: key + "#ivf", verifyLists: false)
-            loaded.withLock { if $0.vectorIndex == nil { $0.vectorIndex = index; $0.bytes += bytes.count } }
+            let vectors = try SegmentVectors(lists: index, rowCount: rowCount, object: key + "#ivf")
+            loaded.withLock {
+                guard $0.vectorIndex == nil else { return }
+                $0.vectorIndex = index
+                $0.vectors = vectors
+                $0.bytes += bytes.count + index.quantizedMemoryBytes + vectors.derivedBytes
+            }
         } else if name.hasPrefix("column/") {
             let column = try SegmentColumn.decode(bytes, rowCount: rowCount, object: key)
             let attribute = String(name.dropFirst("column/".count))
@@ -311,7 +317,8 @@ public final class Segment: Sendable {
 
     /// Whether the part exists in the object (an attribute no row of the segment has does not).
     public func hasColumn(_ name: String) -> Bool { parts["column/\(name)"] != nil }
-    public var hasVectors: Bool { parts["vectors"] != nil }
+    /// An indexed segment keeps its vectors in the `ivf` part's lists only.
+    public var hasVectors: Bool { parts["vectors"] != nil || parts["ivf"] != nil }
     /// At least this many rows have a vector (from the `vectors` part's size and the dimension,
     /// counting a row ordinal per vector, so it never overstates).
     public var vectorCountLowerBound: Int {

@@ -6,47 +6,59 @@ public enum SegmentBuilder {
     /// `documents` must have distinct ids; rows are ordered by id.
     public static func build(_ documents: [Document], config: NamespaceConfig, minSeq: UInt64, maxSeq: UInt64,
                              ivfOptions: IVFBuildOptions = IVFBuildOptions()) throws -> Data {
-        let sorted = documents.sorted { $0.id < $1.id }
-        var names = Set<String>()
-        for document in sorted { names.formUnion(document.attributes.keys) }
-        let attributes = names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        let dimension = sorted.first { $0.vector != nil }?.vector?.count
+        try build(SegmentRows(documents: documents), config: config, minSeq: minSeq, maxSeq: maxSeq, ivfOptions: ivfOptions)
+    }
+
+    /// Builds from rows given column by column (flushes and compactions). `rows` is consumed:
+    /// its vectors are released once encoded, and each attribute column once its parts are,
+    /// so the build holds little more than the segment's own bytes.
+    public static func build(_ rows: consuming SegmentRows, config: NamespaceConfig, minSeq: UInt64, maxSeq: UInt64,
+                             ivfOptions: IVFBuildOptions = IVFBuildOptions()) throws -> Data {
+        var rows = rows
+        let rowCount = rows.count
         var textIndexes: [String: FullTextConfig] = [:]
         for (name, fts) in config.fullTextAttributes { textIndexes[name] = fts }
 
-        var parts: [(name: String, bytes: [UInt8])] = []
-        let meta = SegmentMeta(rowCount: sorted.count, minSeq: minSeq, maxSeq: maxSeq, dimension: dimension,
+        var parts: [(name: String, bytes: any ContiguousBytes)] = []
+        parts.append(("ids", SegmentIDs.encode(rows.ids)))
+        if let dimension = rows.dimension {
+            // The IVF index of the segment's vectors; its lists hold every vector, so the
+            // segment then has no `vectors` part. Too few to train leaves it pending (no
+            // `ivf` part), and queries scan the `vectors` part exactly meanwhile.
+            var indexed = false
+            if rows.vectorRows.count >= ivfOptions.minimumVectors,
+               case .trained(let index) = IVFIndex.build(vectors: rows.vectors, dimension: dimension, ordinals: rows.vectorRows,
+                                                         ordinalBound: rowCount, metric: config.distanceMetric ?? .cosineDistance,
+                                                         options: ivfOptions) {
+                parts.append(("ivf", index.bytes))
+                indexed = true
+            }
+            if !indexed {
+                parts.append(("vectors", SegmentVectors.encode(matrix: rows.vectors, rows: rows.vectorRows, rowCount: rowCount, dimension: dimension)))
+            }
+            rows.vectors = []
+            rows.vectorRows = []
+        }
+        // Columns and text indexes, one attribute in memory at a time; a column no row has a
+        // value in is not written.
+        var attributes: [String] = []
+        for name in rows.attributeNames.union(textIndexes.keys).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            let values = rows.column(name)
+            if rows.attributeNames.contains(name), values.contains(where: { !$0.isNull }) {
+                attributes.append(name)
+                parts.append(("column/\(name)", SegmentColumn.encode(values)))
+                // The attribute index of a filterable attribute (Specs/format/filter-index.md).
+                if FilterIndexCodec.isIndexed(name, config: config) {
+                    parts.append(("filter/\(name)", FilterIndexCodec.encode(values)))
+                }
+            }
+            if let fts = textIndexes[name] {
+                parts.append(("text/\(name)", SegmentTextIndex.build(values, tokenizer: Tokenizer(fts))))
+            }
+        }
+        let meta = SegmentMeta(rowCount: rowCount, minSeq: minSeq, maxSeq: maxSeq, dimension: rows.dimension,
                                attributes: attributes, textIndexes: textIndexes)
-        parts.append(("meta", try meta.encode()))
-        parts.append(("ids", SegmentIDs.encode(sorted.map(\.id))))
-        if let dimension {
-            parts.append(("vectors", SegmentVectors.encode(sorted, dimension: dimension)))
-            // The IVF index of the segment's vectors; too few to train leaves it pending (no
-            // part), and queries scan the segment exactly meanwhile.
-            var matrix: [Float] = []
-            var ordinals: [Int32] = []
-            for (row, document) in sorted.enumerated() {
-                guard let vector = document.vector else { continue }
-                matrix.append(contentsOf: vector)
-                ordinals.append(Int32(row))
-            }
-            if ordinals.count >= ivfOptions.minimumVectors,
-               case .trained(let index) = IVFIndex.build(vectors: matrix, dimension: dimension, ordinals: ordinals, ordinalBound: sorted.count,
-                                                         metric: config.distanceMetric ?? .cosineDistance, options: ivfOptions) {
-                parts.append(("ivf", Array(index.bytes)))
-            }
-        }
-        for name in attributes {
-            parts.append(("column/\(name)", SegmentColumn.encode(sorted.map { $0.attributes[name] ?? .null })))
-        }
-        // The attribute index of every filterable attribute (Specs/format/filter-index.md).
-        for name in attributes where FilterIndexCodec.isIndexed(name, config: config) {
-            parts.append(("filter/\(name)", FilterIndexCodec.encode(sorted.map { $0.attributes[name] ?? .null })))
-        }
-        for name in textIndexes.keys.sorted() {
-            let values = sorted.map { $0.attributes[name] ?? .null }
-            parts.append(("text/\(name)", SegmentTextIndex.build(values, tokenizer: Tokenizer(textIndexes[name]!))))
-        }
-        return SegmentFile.assemble(parts)
+        parts.insert(("meta", try meta.encode()), at: 0)
+        return SegmentFile.assemble(consuming: parts)
     }
 }

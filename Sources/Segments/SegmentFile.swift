@@ -38,31 +38,53 @@ public enum SegmentFile {
 
     /// Assembles named parts into one object.
     public static func assemble(_ parts: [(name: String, bytes: [UInt8])]) -> Data {
-        var w = BinaryWriter(reservingCapacity: parts.reduce(64) { $0 + $1.bytes.count + $1.name.utf8.count + 32 })
-        w.raw(headerMagic)
-        w.u16(version)
-        w.u8(ObjectEnvelope.Encoding.f32.rawValue)
-        w.u8(0)
+        assemble(consuming: parts.map { ($0.name, $0.bytes) })
+    }
+
+    /// `assemble` for large segments: copies each part into the object and releases it
+    /// right after, so the build never holds the parts and the whole object at once.
+    public static func assemble(consuming parts: consuming [(name: String, bytes: any ContiguousBytes)]) -> Data {
+        var parts = parts
         var table = BinaryWriter()
         table.u32(UInt32(parts.count))
+        var offset = headerSize
         for part in parts {
-            let offset = w.bytes.count
-            w.raw(part.bytes)
+            let length = part.bytes.withUnsafeBytes { $0.count }
             table.string(part.name)
             table.u64(UInt64(offset))
-            table.u64(UInt64(part.bytes.count))
+            table.u64(UInt64(length))
             table.u64(part.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
+            offset += length
         }
-        let tableOffset = w.bytes.count
-        w.raw(table.bytes)
-        w.u16(version)
-        w.u8(ObjectEnvelope.Encoding.f32.rawValue)
-        w.u8(0)
-        w.u64(UInt64(tableOffset))
-        w.u64(UInt64(table.bytes.count))
-        w.u64(table.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
-        w.raw(trailerMagic)
-        return Data(w.bytes)
+        var head = BinaryWriter()
+        head.raw(headerMagic)
+        head.u16(version)
+        head.u8(ObjectEnvelope.Encoding.f32.rawValue)
+        head.u8(0)
+        var trailer = BinaryWriter()
+        trailer.u16(version)
+        trailer.u8(ObjectEnvelope.Encoding.f32.rawValue)
+        trailer.u8(0)
+        trailer.u64(UInt64(offset))
+        trailer.u64(UInt64(table.bytes.count))
+        trailer.u64(table.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
+        trailer.raw(trailerMagic)
+        var object = Data(count: offset + table.bytes.count + trailer.bytes.count)
+        object.withUnsafeMutableBytes { out in
+            var at = 0
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: bytes)
+                at += bytes.count
+            }
+            head.bytes.withUnsafeBytes(put)
+            for i in parts.indices {
+                parts[i].bytes.withUnsafeBytes(put)
+                parts[i].bytes = [UInt8]()
+            }
+            table.bytes.withUnsafeBytes(put)
+            trailer.bytes.withUnsafeBytes(put)
+        }
+        return object
     }
 
     /// Parses the last 32 bytes of an object of `objectSize` bytes.

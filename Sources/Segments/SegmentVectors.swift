@@ -2,46 +2,204 @@ public import Foundation
 import Kernels
 public import Log
 
-/// The vectors of a segment (part `vectors`): only rows that have one, row-major f32 and
-/// contiguous, so exact scans and (later) IVF lists hand kernels one block.
+/// The vectors of a segment, read from one of two places:
+/// - the `vectors` part (segments without an IVF index), row-major f32 and contiguous:
 ///
-///     count u32 | dimension u32 | dense u8 | (when not dense) row ordinal u32 × count | f32 × count·dimension
+///       count u32 | dimension u32 | dense u8 | (when not dense) row ordinal u32 × count | f32 × count·dimension
 ///
-/// `dense` means every row has a vector and vector i belongs to row i.
+///   `dense` means every row has a vector and vector i belongs to row i;
+/// - the lists of the segment's IVF index (Specs/format/ivf.md), which hold every vector
+///   contiguously per list: a segment with an index keeps its vectors once, and its `vectors`
+///   part is not loaded.
+///
+/// Exact scans ask for `placement(of:)` a batch of rows and score block by block
+/// (`forEachBlock`): one block for the matrix, one per IVF list otherwise.
 public struct SegmentVectors: Sendable {
     public let dimension: Int
-    /// Row-major `count × dimension`.
-    public let matrix: [Float]
-    /// The row of each vector (nil when dense: vector i is row i).
-    public let rows: [Int32]?
-    /// 1/‖v‖ per vector (0 for a zero vector), computed with the same kernel as query norms.
-    public let inverseNorms: [Float]
-    /// The vector index of each row (-1 for none); nil when dense.
-    let vectorOfRow: [Int32]?
+    /// Vectors held (rows that have one).
+    public let count: Int
+    private let storage: Storage
 
-    public var count: Int { inverseNorms.count }
-
-    public func vectorIndex(ofRow row: Int) -> Int? {
-        guard let vectorOfRow else { return row < count ? row : nil }
-        let v = vectorOfRow[row]
-        return v < 0 ? nil : Int(v)
+    private enum Storage: Sendable {
+        /// Row-major `count × dimension`; `vectorOfRow` is each row's vector (-1 for none; nil
+        /// when dense: vector i is row i); `inverseNorms` 1/‖v‖ per vector (0 for a zero
+        /// vector), computed with the same kernel as query norms.
+        case matrix(matrix: [Float], inverseNorms: [Float], vectorOfRow: [Int32]?)
+        case lists(IVFIndex, IVFRowMap)
     }
+
+    /// Vectors read from the lists of `index` (the segment's `ivf` part).
+    public init(lists index: IVFIndex, rowCount: Int, object: String) throws {
+        dimension = index.dimension
+        count = index.vectorCount
+        storage = .lists(index, try IVFRowMap(index, rowCount: rowCount, object: object))
+    }
+
+    private init(dimension: Int, matrix: [Float], inverseNorms: [Float], vectorOfRow: [Int32]?) {
+        self.dimension = dimension
+        count = inverseNorms.count
+        storage = .matrix(matrix: matrix, inverseNorms: inverseNorms, vectorOfRow: vectorOfRow)
+    }
+
+    /// Whether the vectors come from the IVF index's lists.
+    public var readsIndexLists: Bool {
+        if case .lists = storage { return true }
+        return false
+    }
+
+    /// Bytes held beyond the loaded part (the inverse norms or the row map).
+    public var derivedBytes: Int {
+        switch storage {
+        case .matrix(_, let inverseNorms, let vectorOfRow):
+            return 4 * (inverseNorms.count + (vectorOfRow?.count ?? 0))
+        case .lists(_, let map): return map.heldBytes
+        }
+    }
+
+    /// The vector's number in storage order (nil when the row has none).
+    public func vectorNumber(ofRow row: Int) -> Int? {
+        switch storage {
+        case .matrix(_, _, let vectorOfRow):
+            guard let vectorOfRow else { return row < count ? row : nil }
+            let v = vectorOfRow[row]
+            return v < 0 ? nil : Int(v)
+        case .lists(_, let map): return map.vectorNumber(ofRow: row)
+        }
+    }
+
+    public func hasVector(row: Int) -> Bool { vectorNumber(ofRow: row) != nil }
 
     public func vector(ofRow row: Int) -> [Float]? {
-        guard let v = vectorIndex(ofRow: row) else { return nil }
-        return Array(matrix[(v * dimension)..<((v + 1) * dimension)])
+        switch storage {
+        case .matrix(let matrix, _, _):
+            guard let v = vectorNumber(ofRow: row) else { return nil }
+            return Array(matrix[(v * dimension)..<((v + 1) * dimension)])
+        case .lists(let index, let map):
+            let list = map.list[row]
+            guard list >= 0 else { return nil }
+            let p = Int(map.position[row]), d = dimension
+            return index.withList(Int(list)) { vectors, _ in Array(vectors[(p * d)..<((p + 1) * d)]) }
+        }
     }
 
-    /// Encodes the vectors of `documents` (rows in order).
-    public static func encode(_ documents: [Document], dimension: Int) -> [UInt8] {
-        let present = documents.indices.filter { documents[$0].vector != nil }
-        var w = BinaryWriter(reservingCapacity: 16 + present.count * (dimension + 1) * 4)
-        w.u32(UInt32(present.count))
+    // MARK: Exact scans
+
+    /// Where the vectors of some rows are: the rows that have one (`rows`, in the order given)
+    /// grouped by the block that holds them.
+    public struct Placement {
+        /// The given rows that have a vector.
+        public let rows: [Int32]
+        /// Per group: the block (0 for the matrix, the list otherwise) and the range of
+        /// `positions`/`entries` it covers.
+        let groups: [(block: Int, range: Range<Int>)]
+        /// Positions inside the group's block (ascending within a group when rows ascend).
+        let positions: [Int32]
+        /// Per position, its index in `rows` (nil: the identity, one group in row order).
+        let entries: [Int32]?
+    }
+
+    /// One block of vectors and the wanted positions in it.
+    public struct Block {
+        /// Row-major, `dimension` floats per vector.
+        public let matrix: UnsafeBufferPointer<Float>
+        /// 1/‖v‖ per vector of the block (empty when not stored: euclidean IVF lists).
+        public let inverseNorms: UnsafeBufferPointer<Float>
+        public let positions: UnsafeBufferPointer<Int32>
+        /// Per position, where its result goes in `Placement.rows` (nil: positions are in row order from 0).
+        public let entries: UnsafeBufferPointer<Int32>?
+        /// Where the results of this block start in `Placement.rows` when `entries` is nil.
+        public let firstEntry: Int
+        /// The positions as one range, when they are consecutive.
+        public var contiguous: Range<Int>? {
+            guard let first = positions.first, let last = positions.last, Int(last) - Int(first) + 1 == positions.count else { return nil }
+            return Int(first)..<(Int(last) + 1)
+        }
+    }
+
+    public func placement(of rows: [Int32]) -> Placement {
+        switch storage {
+        case .matrix:
+            var kept: [Int32] = [], positions: [Int32] = []
+            kept.reserveCapacity(rows.count)
+            positions.reserveCapacity(rows.count)
+            for row in rows {
+                if let v = vectorNumber(ofRow: Int(row)) {
+                    kept.append(row)
+                    positions.append(Int32(v))
+                }
+            }
+            return Placement(rows: kept, groups: kept.isEmpty ? [] : [(0, 0..<kept.count)], positions: positions, entries: nil)
+        case .lists(let index, let map):
+            // Counting sort by list: rows keep their order inside a list, and list ordinals
+            // ascend with position (Specs/format/ivf.md §1.3), so ascending rows give
+            // ascending positions.
+            var kept: [Int32] = []
+            kept.reserveCapacity(rows.count)
+            var perList = [Int32](repeating: 0, count: index.listCount + 1)
+            for row in rows where map.list[Int(row)] >= 0 {
+                kept.append(row)
+                perList[Int(map.list[Int(row)]) + 1] += 1
+            }
+            for l in 0..<index.listCount { perList[l + 1] += perList[l] }
+            var next = perList
+            var positions = [Int32](repeating: 0, count: kept.count)
+            var entries = [Int32](repeating: 0, count: kept.count)
+            for (i, row) in kept.enumerated() {
+                let l = Int(map.list[Int(row)])
+                let at = Int(next[l])
+                positions[at] = map.position[Int(row)]
+                entries[at] = Int32(i)
+                next[l] += 1
+            }
+            var groups: [(block: Int, range: Range<Int>)] = []
+            for l in 0..<index.listCount where perList[l + 1] > perList[l] {
+                groups.append((l, Int(perList[l])..<Int(perList[l + 1])))
+            }
+            return Placement(rows: kept, groups: groups, positions: positions, entries: entries)
+        }
+    }
+
+    /// Calls `body` once per block holding some of the placed rows' vectors.
+    public func forEachBlock(_ placement: Placement, _ body: (Block) -> Void) {
+        func run(_ positions: UnsafeBufferPointer<Int32>, _ all: UnsafeBufferPointer<Int32>?) {
+            for group in placement.groups {
+                let wanted = UnsafeBufferPointer(rebasing: positions[group.range])
+                let entries = all.map { UnsafeBufferPointer(rebasing: $0[group.range]) }
+                switch storage {
+                case .matrix(let matrix, let inverseNorms, _):
+                    matrix.withUnsafeBufferPointer { m in
+                        inverseNorms.withUnsafeBufferPointer { n in
+                            body(Block(matrix: m, inverseNorms: n, positions: wanted, entries: entries, firstEntry: group.range.lowerBound))
+                        }
+                    }
+                case .lists(let index, _):
+                    index.withList(group.block) { m, n in
+                        body(Block(matrix: m, inverseNorms: n, positions: wanted, entries: entries, firstEntry: group.range.lowerBound))
+                    }
+                }
+            }
+        }
+        placement.positions.withUnsafeBufferPointer { positions in
+            if let all = placement.entries {
+                all.withUnsafeBufferPointer { run(positions, $0) }
+            } else {
+                run(positions, nil)
+            }
+        }
+    }
+
+    // MARK: The `vectors` part
+
+    /// Encodes the vectors part: `matrix` holds the vectors of `rows` (ascending) row-major, in
+    /// a segment of `rowCount` rows.
+    public static func encode(matrix: [Float], rows: [Int32], rowCount: Int, dimension: Int) -> [UInt8] {
+        var w = BinaryWriter(reservingCapacity: 16 + rows.count * 4 + matrix.count * 4)
+        w.u32(UInt32(rows.count))
         w.u32(UInt32(dimension))
-        let dense = present.count == documents.count
+        let dense = rows.count == rowCount
         w.u8(dense ? 1 : 0)
-        if !dense { for row in present { w.u32(UInt32(row)) } }
-        for row in present { w.floats(documents[row].vector!) }
+        if !dense { for row in rows { w.u32(UInt32(row)) } }
+        w.floats(matrix)
         return w.bytes
     }
 
@@ -53,21 +211,17 @@ public struct SegmentVectors: Sendable {
             guard count <= rowCount, dimension > 0, dimension <= 65_536, (!dense || count == rowCount) else {
                 throw r.corrupt("\(count) vectors of \(dimension) dimensions in a \(rowCount)-row segment")
             }
-            var rows: [Int32]? = nil
             var vectorOfRow: [Int32]? = nil
             if !dense {
                 guard count <= r.remaining / 4 else { throw r.corrupt("vector rows truncated") }
-                var list = [Int32](repeating: 0, count: count)
                 var inverse = [Int32](repeating: -1, count: rowCount)
                 var previous = -1
                 for i in 0..<count {
                     let row = Int(try r.u32())
                     guard row > previous, row < rowCount else { throw r.corrupt("vector rows out of order") }
-                    list[i] = Int32(row)
                     inverse[row] = Int32(i)
                     previous = row
                 }
-                rows = list
                 vectorOfRow = inverse
             }
             guard count * dimension == r.remaining / 4, r.remaining % 4 == 0 else {
@@ -81,7 +235,7 @@ public struct SegmentVectors: Sendable {
                     inverseNorms[i] = norm > 0 ? 1 / norm : 0
                 }
             }
-            return SegmentVectors(dimension: dimension, matrix: matrix, rows: rows, inverseNorms: inverseNorms, vectorOfRow: vectorOfRow)
+            return SegmentVectors(dimension: dimension, matrix: matrix, inverseNorms: inverseNorms, vectorOfRow: vectorOfRow)
         }
     }
 }

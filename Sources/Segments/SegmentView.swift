@@ -16,6 +16,13 @@ public struct SegmentView: Sendable {
         visibleCount = visible.popcount
     }
 
+    /// The same rows of the same object, read through another open copy of it.
+    public init(_ view: SegmentView, through copy: Segment) {
+        segment = copy
+        visible = view.visible
+        visibleCount = view.visibleCount
+    }
+
     /// Hides the row of `id`, if this segment holds it (the tail has a newer version).
     public mutating func shadow(_ id: DocumentID) {
         guard let row = segment.row(of: id), visible.contains(row) else { return }

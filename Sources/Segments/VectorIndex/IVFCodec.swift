@@ -224,7 +224,9 @@ enum IVFEncoder {
             cursor = IVFFormat.aligned(cursor + IVFListLayout(count: list.ordinals.count, dimension: dimension, hasNorms: cosine).length)
         }
         let total = cursor
-        var bytes = [UInt8](repeating: 0, count: total)
+        // Written in place into the returned Data: a [UInt8] copied into Data would hold the
+        // whole index (every vector of the segment) twice at the peak of a build.
+        var bytes = Data(count: total)
         bytes.withUnsafeMutableBytes { out in
             func put<T: FixedWidthInteger>(_ v: T, _ at: Int) { out.storeBytes(of: v.littleEndian, toByteOffset: at, as: T.self) }
             func putFloats(_ values: [Float], _ at: Int) {
@@ -274,6 +276,6 @@ enum IVFEncoder {
             }
             put(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[0..<at])), at)
         }
-        return Data(bytes)
+        return bytes
     }
 }
