@@ -590,23 +590,29 @@ public final class Engine: Sendable {
         if published, options.retainVersions > 0, let newest = try await replica.snapshot(strong: true)?.manifest.version {
             try await manifests.pruneVersions(namespace, newest: newest, keep: options.retainVersions)
         }
-        // Compaction: the oldest `compactionFanIn` segments once that many exist; and, when quiet
-        // (no tail), every segment once some have vectors without an IVF index yet (flushed
-        // below flushVectorIndexMinRows), so one that trains it replaces them.
-        for pendingIndexOnly in [false, true] {
-            guard let fresh = try await replica.snapshot(strong: true) else { break }
+        // Compaction, at most one per pass. When quiet (no tail) and some segments have vectors
+        // without an IVF index (flushes leave training to compaction), all segments are merged
+        // at once, so one training covers them. Otherwise the oldest `compactionFanIn` once that
+        // many exist, but not while writes keep arriving (until `busyCompactionLimit` times as
+        // many): a merge rebuilds every index of its inputs, work that would take the core from
+        // the writes, on rows that the next flushes' overwrites may kill anyway.
+        if let fresh = try await replica.snapshot(strong: true), !fresh.manifest.isDeleted {
             let segments = fresh.view.segments
-            let fanIn = pendingIndexOnly
-                ? (fresh.manifest.wal.isEmpty && segments.contains { Self.awaitsVectorIndex($0.segment) } ? segments.count : 0)
-                : (segments.count >= options.indexer.compactionFanIn ? options.indexer.compactionFanIn : 0)
-            guard fanIn > 0 else { continue }
-            if case (.published, _) = try await indexer.compact(fresh, fanIn: fanIn) {
+            let fanIn = options.indexer.compactionFanIn
+            let busy = !force && !fresh.manifest.wal.isEmpty && Self.age(of: fresh.manifest) < options.indexer.flushInterval
+            let inputs = fresh.manifest.wal.isEmpty && segments.contains { Self.awaitsVectorIndex($0.segment) } ? segments.count
+                : segments.count >= (busy ? Self.busyCompactionLimit * fanIn : fanIn) ? fanIn : 0
+            if inputs > 0, case (.published, _) = try await indexer.compact(fresh, fanIn: inputs) {
                 published = true
             }
         }
         if published { _ = try await replica.snapshot(strong: true) }  // warm the new version
         return published
     }
+
+    /// While a namespace is being written, count-triggered compaction waits until this many
+    /// times `compactionFanIn` segments exist.
+    static let busyCompactionLimit = 4
 
     /// A segment with enough vectors to train an IVF index that has none.
     static func awaitsVectorIndex(_ segment: Segment) -> Bool {
