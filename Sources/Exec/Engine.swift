@@ -590,18 +590,14 @@ public final class Engine: Sendable {
         if published, options.retainVersions > 0, let newest = try await replica.snapshot(strong: true)?.manifest.version {
             try await manifests.pruneVersions(namespace, newest: newest, keep: options.retainVersions)
         }
-        // Compaction, at most one per pass. When quiet (no tail) and some segments have vectors
-        // without an IVF index (flushes leave training to compaction), all segments are merged
-        // at once, so one training covers them. Otherwise the oldest `compactionFanIn` once that
-        // many exist, but not while writes keep arriving (until `busyCompactionLimit` times as
-        // many): a merge rebuilds every index of its inputs, work that would take the core from
-        // the writes, on rows that the next flushes' overwrites may kill anyway.
+        // Compaction, at most one per pass.
         if let fresh = try await replica.snapshot(strong: true), !fresh.manifest.isDeleted {
             let segments = fresh.view.segments
-            let fanIn = options.indexer.compactionFanIn
-            let busy = !force && !fresh.manifest.wal.isEmpty && Self.age(of: fresh.manifest) < options.indexer.flushInterval
-            let inputs = fresh.manifest.wal.isEmpty && segments.contains { Self.awaitsVectorIndex($0.segment) } ? segments.count
-                : segments.count >= (busy ? Self.busyCompactionLimit * fanIn : fanIn) ? fanIn : 0
+            let inputs = Self.compactionInputs(
+                segments: segments.count, tailEmpty: fresh.manifest.wal.isEmpty,
+                awaitingVectorIndex: segments.contains { Self.awaitsVectorIndex($0.segment) },
+                busy: !force && !fresh.manifest.wal.isEmpty && Self.age(of: fresh.manifest) < options.indexer.flushInterval,
+                fanIn: options.indexer.compactionFanIn)
             if inputs > 0, case (.published, _) = try await indexer.compact(fresh, fanIn: inputs) {
                 published = true
             }
@@ -613,6 +609,17 @@ public final class Engine: Sendable {
     /// While a namespace is being written, count-triggered compaction waits until this many
     /// times `compactionFanIn` segments exist.
     static let busyCompactionLimit = 4
+
+    /// How many of the oldest segments one compaction merges (0: none). When quiet (no tail)
+    /// and some segments have vectors without an IVF index (flushes leave training to
+    /// compaction), all of them, so one training covers them. Otherwise `fanIn` once that many
+    /// exist, but not while writes keep arriving (`busy`) until `busyCompactionLimit` times as
+    /// many do: a merge rebuilds every index of its inputs, work that would take the core from
+    /// the writes, on rows that the next flushes' overwrites may kill anyway.
+    static func compactionInputs(segments: Int, tailEmpty: Bool, awaitingVectorIndex: Bool, busy: Bool, fanIn: Int) -> Int {
+        if tailEmpty && awaitingVectorIndex { return segments }
+        return segments >= (busy ? busyCompactionLimit * fanIn : fanIn) ? fanIn : 0
+    }
 
     /// A segment with enough vectors to train an IVF index that has none.
     static func awaitsVectorIndex(_ segment: Segment) -> Bool {
