@@ -9,7 +9,7 @@ import Testing
         let config = try ServerConfig.load(file: nil, environment: [:])
         #expect(config.embeddedIndexer, "serve indexes in-process unless told otherwise")
         #expect(config.indexer.compactionFanIn == 8)
-        #expect(config.indexerNice == 10, "the indexer yields a busy core to requests by default")
+        #expect(config.indexerNice == 0, "the indexer runs at the requests' priority unless told otherwise")
         #expect(config.cache.dir == "./lagoon-cache")
         #expect(config.cache.memoryBytes == 1 << 30)
         #expect(config.cache.diskBytes == 10 << 30)
