@@ -590,22 +590,35 @@ public final class Engine: Sendable {
         if published, options.retainVersions > 0, let newest = try await replica.snapshot(strong: true)?.manifest.version {
             try await manifests.pruneVersions(namespace, newest: newest, keep: options.retainVersions)
         }
-        // Compaction: the oldest `compactionFanIn` segments once that many exist; and, when quiet
-        // (no tail), every segment once some have vectors without an IVF index yet (flushed
-        // below flushVectorIndexMinRows), so one that trains it replaces them.
-        for pendingIndexOnly in [false, true] {
-            guard let fresh = try await replica.snapshot(strong: true) else { break }
+        // Compaction, at most one per pass.
+        if let fresh = try await replica.snapshot(strong: true), !fresh.manifest.isDeleted {
             let segments = fresh.view.segments
-            let fanIn = pendingIndexOnly
-                ? (fresh.manifest.wal.isEmpty && segments.contains { Self.awaitsVectorIndex($0.segment) } ? segments.count : 0)
-                : (segments.count >= options.indexer.compactionFanIn ? options.indexer.compactionFanIn : 0)
-            guard fanIn > 0 else { continue }
-            if case (.published, _) = try await indexer.compact(fresh, fanIn: fanIn) {
+            let inputs = Self.compactionInputs(
+                segments: segments.count, tailEmpty: fresh.manifest.wal.isEmpty,
+                awaitingVectorIndex: segments.contains { Self.awaitsVectorIndex($0.segment) },
+                busy: !force && !fresh.manifest.wal.isEmpty && Self.age(of: fresh.manifest) < options.indexer.flushInterval,
+                fanIn: options.indexer.compactionFanIn)
+            if inputs > 0, case (.published, _) = try await indexer.compact(fresh, fanIn: inputs) {
                 published = true
             }
         }
         if published { _ = try await replica.snapshot(strong: true) }  // warm the new version
         return published
+    }
+
+    /// While a namespace is being written, count-triggered compaction waits until this many
+    /// times `compactionFanIn` segments exist.
+    static let busyCompactionLimit = 4
+
+    /// How many of the oldest segments one compaction merges (0: none). When quiet (no tail)
+    /// and some segments have vectors without an IVF index (flushes leave training to
+    /// compaction), all of them, so one training covers them. Otherwise `fanIn` once that many
+    /// exist, but not while writes keep arriving (`busy`) until `busyCompactionLimit` times as
+    /// many do: a merge rebuilds every index of its inputs, work that would take the core from
+    /// the writes, on rows that the next flushes' overwrites may kill anyway.
+    static func compactionInputs(segments: Int, tailEmpty: Bool, awaitingVectorIndex: Bool, busy: Bool, fanIn: Int) -> Int {
+        if tailEmpty && awaitingVectorIndex { return segments }
+        return segments >= (busy ? busyCompactionLimit * fanIn : fanIn) ? fanIn : 0
     }
 
     /// A segment with enough vectors to train an IVF index that has none.

@@ -14,10 +14,11 @@ public struct IndexerOptions: Sendable {
     public var flushEntries = 256
     /// Segments merged by one compaction (and the count that triggers it).
     public var compactionFanIn = 8
-    /// A flushed segment gets its IVF index only from this many vectors on: training is the
-    /// costly part of a flush, and small segments are soon compacted. Once the tail is empty,
-    /// segments still without an index are compacted into one that has it.
-    public var flushVectorIndexMinRows = 50_000
+    /// A flushed segment gets its IVF index only from this many vectors on (by default never):
+    /// training is the costly part of a flush, which runs while writes arrive, and a pending
+    /// index is scanned exactly meanwhile. Once the tail is empty, segments still without an
+    /// index are compacted into one that has it.
+    public var flushVectorIndexMinRows = Int.max
     /// Above this much unindexed tail, writes get 429 unless they disable backpressure.
     public var maxUnindexedBytes = 512 << 20
 

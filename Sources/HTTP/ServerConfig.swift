@@ -12,6 +12,11 @@ public struct ServerConfig: Sendable {
     public var embeddedIndexer = true
     /// `[indexer]`: flush and compaction thresholds and the backpressure limit.
     public var indexer = IndexerOptions()
+    /// `[indexer] nice`: the nice value of the indexer's thread (0 = same as requests, up to
+    /// 19 = lowest), so segment builds yield a busy core to requests. 0 by default: while each
+    /// publish makes the node replay the tail written during the flush at normal priority, a
+    /// slower flush costs writes more than it saves them (measured; see Specs/format/config.md).
+    public var indexerNice: Int32 = 0
     /// `[cache]`: the memory and disk caches in front of the S3 backend.
     public var cache = CacheSettings()
     public var storageBackend = "fs"
@@ -91,6 +96,7 @@ public struct ServerConfig: Sendable {
             case "indexer.flush_interval_secs": indexer.flushInterval = .seconds(try Self.int(text, key, minimum: 0, maximum: 86_400))
             case "indexer.flush_bytes": indexer.flushBytes = try Self.int(text, key, minimum: 1)
             case "indexer.flush_entries": indexer.flushEntries = try Self.int(text, key, minimum: 1)
+            case "indexer.nice": indexerNice = Int32(try Self.int(text, key, minimum: 0, maximum: 19))
             case "indexer.compaction_fanin": indexer.compactionFanIn = try Self.int(text, key, minimum: 2, maximum: 1024)
             case "indexer.max_unindexed_bytes":
                 let bytes = try Self.int(text, key, minimum: 0)

@@ -8,6 +8,8 @@ public final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
     let threads: Int
     private let idleExit: TimeInterval
     private let name: String
+    /// Nice value of this pool's threads (nil: inherit the process's); see `ThreadPriority`.
+    private let nice: Int32?
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -15,11 +17,12 @@ public final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
     private var alive = 0
     private var idle = 0
 
-    public init(threads: Int, name: String = "lagoon-query", idleExit: TimeInterval = 5) {
+    public init(threads: Int, name: String = "lagoon-query", idleExit: TimeInterval = 5, nice: Int32? = nil) {
         precondition(threads > 0)
         self.threads = threads
         self.name = name
         self.idleExit = idleExit
+        self.nice = nice
     }
 
     public func enqueue(_ job: UnownedJob) {
@@ -46,6 +49,14 @@ public final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
 
     private func work() {
         Thread.current.threadDictionary[Self.markerKey] = ObjectIdentifier(self)
+        #if os(Linux)
+        // The kernel's name of the thread (15 bytes at most), which `top -H` and `perf` show.
+        if let comm = FileHandle(forWritingAtPath: "/proc/thread-self/comm") {
+            try? comm.write(contentsOf: Data(name.utf8.prefix(15)))
+            try? comm.close()
+        }
+        #endif
+        if let nice { ThreadPriority.setCurrentThreadNice(nice) }
         condition.lock()
         while true {
             if head < jobs.count {

@@ -79,10 +79,12 @@ enum NodeSetup {
     }
 
     /// Runs the indexer loop in the background on one thread of its own, so its CPU-heavy
-    /// segment builds never hold a thread of the pool that serves requests. Errors are
-    /// logged per namespace; the loop ends only when the returned task is cancelled.
-    static func startIndexer(_ engine: Engine, logger: Logger, discoverEvery: Duration = .seconds(10)) -> Task<Void, Never> {
-        let pool = ThreadPoolExecutor(threads: 1, name: "lagoon-indexer")
+    /// segment builds never hold a thread of the pool that serves requests; the thread runs
+    /// at nice value `nice` (`[indexer] nice`), so on a busy core the kernel runs requests
+    /// first. Errors are logged per namespace; the loop ends only when the returned task is
+    /// cancelled.
+    static func startIndexer(_ engine: Engine, logger: Logger, nice: Int32, discoverEvery: Duration = .seconds(10)) -> Task<Void, Never> {
+        let pool = ThreadPoolExecutor(threads: 1, name: "lagoon-indexer", nice: nice)
         // A namespace that keeps failing the same way is logged once, not every pass.
         let lastError = Mutex<[String: String]>([:])
         return Task.detached(executorPreference: pool) {

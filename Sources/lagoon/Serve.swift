@@ -41,7 +41,7 @@ struct Serve: AsyncParsableCommand {
             let loaded = try await SampleLoader.loadIfMissing(engine: engine, file: sampleFile)
             logger.info("\(loaded ? "loaded" : "found") sample namespace \(SampleLoader.namespace)")
         }
-        let indexer = settings.embeddedIndexer ? NodeSetup.startIndexer(engine, logger: logger) : nil
+        let indexer = settings.embeddedIndexer ? NodeSetup.startIndexer(engine, logger: logger, nice: settings.indexerNice) : nil
         defer { indexer?.cancel() }
         if indexer == nil {
             logger.notice("server.embedded_indexer = false: run `lagoon worker` against this store, or writes stop with 429 once a namespace's unindexed tail passes indexer.max_unindexed_bytes")

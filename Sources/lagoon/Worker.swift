@@ -31,7 +31,7 @@ struct Worker: AsyncParsableCommand {
         let storage = try await NodeSetup.storage(settings)
         let engine = Engine(store: storage.store, options: storage.options)
         FileHandle.standardOutput.write(Data("lagoon worker indexing \(storage.location)\n".utf8))
-        let indexer = NodeSetup.startIndexer(engine, logger: logger, discoverEvery: .seconds(discoverSecs))
+        let indexer = NodeSetup.startIndexer(engine, logger: logger, nice: settings.indexerNice, discoverEvery: .seconds(discoverSecs))
         // Runs until the process is stopped; SIGTERM/SIGINT end it (nothing is half-published:
         // a segment without its manifest commit is an orphan for garbage collection).
         await indexer.value

@@ -9,6 +9,7 @@ import Testing
         let config = try ServerConfig.load(file: nil, environment: [:])
         #expect(config.embeddedIndexer, "serve indexes in-process unless told otherwise")
         #expect(config.indexer.compactionFanIn == 8)
+        #expect(config.indexerNice == 0, "the indexer runs at the requests' priority unless told otherwise")
         #expect(config.cache.dir == "./lagoon-cache")
         #expect(config.cache.memoryBytes == 1 << 30)
         #expect(config.cache.diskBytes == 10 << 30)
@@ -26,6 +27,7 @@ import Testing
         flush_entries = 64
         compaction_fanin = 4
         max_unindexed_bytes = 5000
+        nice = 19
         [cache]
         dir = "/var/cache/lagoon"
         memory_bytes = 1024
@@ -40,6 +42,7 @@ import Testing
         #expect(config.indexer.flushEntries == 32)
         #expect(config.indexer.compactionFanIn == 4)
         #expect(config.indexer.maxUnindexedBytes == 5000)
+        #expect(config.indexerNice == 19)
         #expect(config.cache.dir == "/var/cache/lagoon")
         #expect(config.cache.memoryBytes == 1024)
         #expect(config.cache.diskBytes == 4096)
@@ -56,6 +59,8 @@ import Testing
         ["LAGOON_INDEXER__COMPACTION_FANIN": "1"],
         ["LAGOON_INDEXER__FLUSH_INTERVAL_SECS": "-1"],
         ["LAGOON_INDEXER__FLUSH_BYTES": "0"],
+        ["LAGOON_INDEXER__NICE": "-1"],
+        ["LAGOON_INDEXER__NICE": "20"],
         ["LAGOON_CACHE__MEMORY_BYTES": "lots"],
         ["LAGOON_CACHE__DIR": ""],
         ["LAGOON_CACHE__DISK_BYTES": "100", "LAGOON_CACHE__MAX_PINNED_BYTES": "200"],
