@@ -444,10 +444,14 @@ public final class Engine: Sendable {
         let snapshot = try await snapshot(namespace)
         let manifest = snapshot.manifest
         let unindexedBytes = manifest.unindexedBytes
-        let index: JSONValue = unindexedBytes == 0
+        // Up to date means every index is built: a segment whose vectors still await their IVF
+        // index (flushes leave training to the quiet-time compaction) is scanned exactly meanwhile.
+        let awaitingVectorIndex = snapshot.view.segments.filter { Self.awaitsVectorIndex($0.segment) }.count
+        let index: JSONValue = unindexedBytes == 0 && awaitingVectorIndex == 0
             ? .object(JSONObject([("status", .string("up-to-date"))]))
             : .object(JSONObject([("status", .string("updating")), ("unindexed_bytes", .int(Int64(unindexedBytes))),
-                                  ("unindexed_rows", .int(Int64(manifest.wal.reduce(0) { $0 + ($1.seq > manifest.indexedThroughSeq ? $1.events : 0) })))]))
+                                  ("unindexed_rows", .int(Int64(manifest.wal.reduce(0) { $0 + ($1.seq > manifest.indexedThroughSeq ? $1.events : 0) }))),
+                                  ("segments_awaiting_vector_index", .int(Int64(awaitingVectorIndex)))]))
         return .object(JSONObject([
             ("approx_logical_bytes", .int(Int64(manifest.logicalBytes))),
             ("approx_row_count", .int(Int64(manifest.rowCount))),
@@ -658,8 +662,9 @@ public final class Engine: Sendable {
                 do {
                     // A cheap look first (an eventual read: at most one store request per poll
                     // interval): most namespaces have no tail and few segments most of the time.
-                    guard let seen = try await replica(name).snapshot(strong: false)?.manifest, !seen.isDeleted,
-                          seen.unindexedBytes > 0 || seen.segmentList.count >= options.indexer.compactionFanIn else { continue }
+                    guard let seen = try await replica(name).snapshot(strong: false), !seen.manifest.isDeleted,
+                          seen.manifest.unindexedBytes > 0 || seen.manifest.segmentList.count >= options.indexer.compactionFanIn
+                            || seen.view.segments.contains(where: { Self.awaitsVectorIndex($0.segment) }) else { continue }
                     if try await index(name, force: false) { ReleaseFreedMemory.now() }
                 } catch {
                     if Task.isCancelled { return }  // a cancelled store call, not a failure
