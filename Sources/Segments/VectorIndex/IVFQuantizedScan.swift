@@ -41,6 +41,7 @@ extension IVFIndex {
 
         mutating func scan(list: Int, _ raw: UnsafeRawBufferPointer) {
             listsProbed += 1
+            lists.ensureEncoded(list: list, raw)
             let start = lists.listStart[list]
             let count = lists.listStart[list + 1] - start
             guard count > 0 else { return }
@@ -55,19 +56,16 @@ extension IVFIndex {
             vectorsScanned += matched
             let d = lists.quantizer.dimension
             let filtered = matched < count || filter != nil
-            lists.codes.withUnsafeBufferPointer { codes in
-                lists.codeSums.withUnsafeBufferPointer { codeSums in
-                    sums.withUnsafeMutableBufferPointer { out in
-                        if filtered {
-                            rows.withUnsafeBufferPointer { r in
-                                ByteDotScorer.dotAll(query: query.prepared, codes: codes, codeSums: codeSums, dimension: d,
-                                                     rows: UnsafeBufferPointer(rebasing: r[0..<matched]), into: out)
-                            }
-                        } else {
-                            ByteDotScorer.dotAll(query: query.prepared, codes: codes, codeSums: codeSums, dimension: d,
-                                                 rows: start..<(start + count), into: out)
-                        }
+            let codes = UnsafeBufferPointer(lists.codes), codeSums = UnsafeBufferPointer(lists.codeSums)
+            sums.withUnsafeMutableBufferPointer { out in
+                if filtered {
+                    rows.withUnsafeBufferPointer { r in
+                        ByteDotScorer.dotAll(query: query.prepared, codes: codes, codeSums: codeSums, dimension: d,
+                                             rows: UnsafeBufferPointer(rebasing: r[0..<matched]), into: out)
                     }
+                } else {
+                    ByteDotScorer.dotAll(query: query.prepared, codes: codes, codeSums: codeSums, dimension: d,
+                                         rows: start..<(start + count), into: out)
                 }
             }
             // Estimated distances, smaller is nearer: −q·v̂ for cosine (its scale is irrelevant
@@ -101,17 +99,5 @@ extension IVFIndex {
             }
             return top.sortedResults()
         }
-    }
-}
-
-extension IVFQuantizedLists {
-    /// The list holding row `row` of `codes` (binary search over `listStart`; empty lists skipped).
-    func list(containing row: Int) -> Int {
-        var low = 0, high = listStart.count - 1  // listStart[low] <= row < listStart[high]
-        while high - low > 1 {
-            let mid = (low + high) / 2
-            if listStart[mid] <= row { low = mid } else { high = mid }
-        }
-        return low
     }
 }
