@@ -75,7 +75,11 @@ public enum RangeCoalescer {
                 let read = reads[member]
                 let start = min(bytes.count, read.offset - planned.span.offset)
                 let end = min(bytes.count, start + read.length)
-                result[member] = Data(bytes[(bytes.startIndex + start)..<(bytes.startIndex + end)])
+                // A read that is the whole span takes its buffer as is; a part of a coalesced
+                // span is copied out, so it neither pins its neighbours' bytes nor starts
+                // unaligned (readers view floats in place).
+                result[member] = start == 0 && end == bytes.count ? bytes
+                    : Data(bytes[(bytes.startIndex + start)..<(bytes.startIndex + end)])
             }
         }
         return result

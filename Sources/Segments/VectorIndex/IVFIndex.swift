@@ -86,7 +86,7 @@ public final class IVFIndex: Sendable {
     /// 4-byte aligned are copied once so the float blocks can be read in place.
     public init(decoding bytes: Data, object: String = "ivf", verifyLists: Bool = true) throws {
         let aligned = bytes.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % MemoryLayout<Float>.alignment == 0 }
-        let data = aligned ? bytes : Data([UInt8](bytes))
+        let data = aligned ? bytes : bytes.withUnsafeBytes { Data($0) }  // one copy into a fresh, aligned buffer
         let head = try data.withUnsafeBytes { raw in
             let head = try IVFHead.decode(raw, object: object)
             guard raw.count == head.totalLength else {
