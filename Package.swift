@@ -35,7 +35,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "LagoonTestSupport", dependencies: ["Store", "Log", "Segments", "Planner", "Exec"]),
+        .target(name: "LagoonTestSupport", dependencies: ["Kernels", "Store", "Log", "Segments", "Planner", "Exec"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "LagoonTestSupport"]),
         .testTarget(name: "LogTests", dependencies: ["Log", "Store", "LagoonTestSupport"]),

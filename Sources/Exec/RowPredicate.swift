@@ -54,36 +54,35 @@ public struct RowPredicate: Sendable {
         var scanned = 0
     }
 
+    /// And (`all`) or Or of the items: conditions answered by index bitmaps combine as
+    /// bitmaps; the rest are tested row by row beside the combined bitmap.
+    static func combine(_ items: [FilterExpression], all: Bool, _ source: RowSource, _ config: NamespaceConfig,
+                        _ report: inout Report) -> Compiled {
+        var rows: Bitset?
+        var tests: [@Sendable (Int) -> Bool] = []
+        for item in items {
+            switch compile(item, source, config, &report) {
+            case .rows(let bits):
+                if rows == nil { rows = bits } else if all { rows!.formIntersection(bits) } else { rows!.formUnion(bits) }
+            case .test(let test): tests.append(test)
+            }
+        }
+        guard !tests.isEmpty else { return .rows(rows ?? (all ? Bitset(allSet: source.rowCount) : Bitset(count: source.rowCount))) }
+        let each = tests
+        switch (rows, all) {
+        case (nil, true): return .test { row in each.allSatisfy { $0(row) } }
+        case (nil, false): return .test { row in each.contains { $0(row) } }
+        case (let bits?, true): return .test { row in bits.contains(row) && each.allSatisfy { $0(row) } }
+        case (let bits?, false): return .test { row in bits.contains(row) || each.contains { $0(row) } }
+        }
+    }
+
     static func compile(_ expression: FilterExpression, _ source: RowSource, _ config: NamespaceConfig, _ report: inout Report) -> Compiled {
         switch expression {
         case .and(let items):
-            var rows: Bitset?
-            var tests: [@Sendable (Int) -> Bool] = []
-            for item in items {
-                switch compile(item, source, config, &report) {
-                case .rows(let bits):
-                    if rows == nil { rows = bits } else { rows!.formIntersection(bits) }
-                case .test(let test): tests.append(test)
-                }
-            }
-            guard !tests.isEmpty else { return .rows(rows ?? Bitset(allSet: source.rowCount)) }
-            let all = tests
-            guard let bits = rows else { return .test { row in all.allSatisfy { $0(row) } } }
-            return .test { row in bits.contains(row) && all.allSatisfy { $0(row) } }
+            return combine(items, all: true, source, config, &report)
         case .or(let items):
-            var rows: Bitset?
-            var tests: [@Sendable (Int) -> Bool] = []
-            for item in items {
-                switch compile(item, source, config, &report) {
-                case .rows(let bits):
-                    if rows == nil { rows = bits } else { rows!.formUnion(bits) }
-                case .test(let test): tests.append(test)
-                }
-            }
-            guard !tests.isEmpty else { return .rows(rows ?? Bitset(count: source.rowCount)) }
-            let any = tests
-            guard let bits = rows else { return .test { row in any.contains { $0(row) } } }
-            return .test { row in bits.contains(row) || any.contains { $0(row) } }
+            return combine(items, all: false, source, config, &report)
         case .not(let inner):
             switch compile(inner, source, config, &report) {
             case .rows(var bits):

@@ -1,19 +1,17 @@
+import Kernels
+
 /// A seeded, reproducible random number generator for test data (SplitMix64, Steele et
 /// al. 2014). Use with the standard library: `Int.random(in: 0..<10, using: &rng)`.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
+    private var generator: SplitMix64
+
+    public var state: UInt64 { generator.state }
 
     public init(seed: UInt64) {
-        state = seed
+        generator = SplitMix64(seed: seed)
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [-1, 1), exactly representable (24 random bits).
     public mutating func signedUnitFloat() -> Float {

@@ -86,6 +86,20 @@ public struct BinaryReader {
         }
     }
 
+    /// `count` u32 row numbers, strictly ascending and below `bound` (the rows of a sparse
+    /// column, the rows that have a vector); `what` names them in the corruption message.
+    public mutating func ascendingRows(_ count: Int, below bound: Int, _ what: String) throws -> [Int32] {
+        var rows = [Int32](repeating: 0, count: count)
+        var previous = -1
+        for i in 0..<count {
+            let row = Int(try u32())
+            guard row > previous, row < bound else { throw corrupt("\(what) rows out of order") }
+            rows[i] = Int32(row)
+            previous = row
+        }
+        return rows
+    }
+
     public func corrupt(_ message: String) -> FormatError {
         FormatError(.corrupt, object: object, message)
     }

@@ -104,14 +104,7 @@ public enum SegmentColumn: Sendable {
             case sparseKind:
                 let count = Int(try r.u32())
                 guard count <= rows, count <= r.remaining / 4 else { throw r.corrupt("sparse count \(count) exceeds the part") }
-                var present = [Int32](repeating: 0, count: count)
-                var previous = -1
-                for i in 0..<count {
-                    let row = Int(try r.u32())
-                    guard row > previous, row < rows else { throw r.corrupt("sparse rows out of order") }
-                    present[i] = Int32(row)
-                    previous = row
-                }
+                let present = try r.ascendingRows(count, below: rows, "sparse")
                 var values: [AttributeValue] = []
                 values.reserveCapacity(count)
                 for _ in 0..<count { values.append(try WALCodec.readValue(&r, depth: 0)) }

@@ -215,13 +215,7 @@ public struct SegmentVectors: Sendable {
             if !dense {
                 guard count <= r.remaining / 4 else { throw r.corrupt("vector rows truncated") }
                 var inverse = [Int32](repeating: -1, count: rowCount)
-                var previous = -1
-                for i in 0..<count {
-                    let row = Int(try r.u32())
-                    guard row > previous, row < rowCount else { throw r.corrupt("vector rows out of order") }
-                    inverse[row] = Int32(i)
-                    previous = row
-                }
+                for (i, row) in try r.ascendingRows(count, below: rowCount, "vector").enumerated() { inverse[Int(row)] = Int32(i) }
                 vectorOfRow = inverse
             }
             guard count * dimension == r.remaining / 4, r.remaining % 4 == 0 else {

@@ -30,6 +30,9 @@ final class IVFQuantizedLists: @unchecked Sendable {
     private let head: IVFHead
     /// Which lists are encoded. Reading a flag under the lock orders the list's bytes before it.
     private let encoded: Mutex<[Bool]>
+    /// How many lists are encoded: once all are, searches skip the lock (an acquiring load of
+    /// the final count orders every list's bytes before it).
+    private let encodedLists = Atomic<Int>(0)
 
     init(head: IVFHead, bytes raw: UnsafeRawBufferPointer) {
         self.head = head
@@ -58,6 +61,7 @@ final class IVFQuantizedLists: @unchecked Sendable {
 
     /// Encodes the list unless done already; afterwards its codes, sums and norms are readable.
     func ensureEncoded(list: Int, _ raw: UnsafeRawBufferPointer) {
+        guard encodedLists.load(ordering: .acquiring) < listStart.count - 1 else { return }
         encoded.withLock { done in
             guard !done[list] else { return }
             let d = head.dimension
@@ -69,6 +73,7 @@ final class IVFQuantizedLists: @unchecked Sendable {
                 if !squaredNorms.isEmpty { squaredNorms[r] = VectorDistance.squaredNorm(vector) }
             }
             done[list] = true
+            encodedLists.wrappingAdd(1, ordering: .releasing)
         }
     }
 
