@@ -6,7 +6,7 @@ import Store
 /// back, a part table, and a fixed 32-byte trailer that locates and checksums the table.
 ///
 ///     header:  "LSEG" | version u16 | encoding u8 | reserved u8
-///     parts:   bytes of each part, in table order
+///     parts:   bytes of each part, in table order, each starting at a multiple of 64
 ///     table:   part count u32, then per part: name (u32 length + UTF-8), offset u64, length u64, xxh3-64 u64
 ///     trailer: version u16 | encoding u8 | reserved u8 | table offset u64 | table length u64
 ///              | xxh3-64 of the table u64 | "GESL"
@@ -36,6 +36,12 @@ public enum SegmentFile {
         public var tableChecksum: UInt64
     }
 
+    /// Every part starts at a multiple of this many bytes (zero padding between parts), so a
+    /// reader that maps the object can view a part's floats in place.
+    public static let partAlignment = 64
+
+    static func aligned(_ offset: Int) -> Int { (offset + partAlignment - 1) / partAlignment * partAlignment }
+
     /// Assembles named parts into one object.
     public static func assemble(_ parts: [(name: String, bytes: [UInt8])]) -> Data {
         assemble(consuming: parts.map { ($0.name, $0.bytes) })
@@ -47,14 +53,14 @@ public enum SegmentFile {
         var parts = parts
         var table = BinaryWriter()
         table.u32(UInt32(parts.count))
-        var offset = headerSize
+        var offset = aligned(headerSize)
         for part in parts {
             let length = part.bytes.withUnsafeBytes { $0.count }
             table.string(part.name)
             table.u64(UInt64(offset))
             table.u64(UInt64(length))
             table.u64(part.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
-            offset += length
+            offset = aligned(offset + length)
         }
         var head = BinaryWriter()
         head.raw(headerMagic)
@@ -77,9 +83,11 @@ public enum SegmentFile {
                 at += bytes.count
             }
             head.bytes.withUnsafeBytes(put)
+            at = aligned(at)
             for i in parts.indices {
                 parts[i].bytes.withUnsafeBytes(put)
                 parts[i].bytes = [UInt8]()
+                at = aligned(at)  // the padding stays zero (`Data(count:)`)
             }
             table.bytes.withUnsafeBytes(put)
             trailer.bytes.withUnsafeBytes(put)

@@ -88,8 +88,7 @@ public final class DiskCache: Sendable {
             guard let row = try? catalog.database.execute(
                 "SELECT etag, size, checksum FROM entries WHERE key = ?1", [.text(key)]).first,
                   let etag = row[0].text, let size = row[1].integer, let checksum = row[2].text else { return nil }
-            guard let bytes = FileManager.default.contents(atPath: filePath(key)),
-                  bytes.count == size, ContentHash.etag(bytes) == checksum else {
+            guard let bytes = try? Self.contents(filePath(key)), bytes.count == size, ContentHash.etag(bytes) == checksum else {
                 drop(key, catalog)
                 return nil
             }
@@ -98,6 +97,15 @@ public final class DiskCache: Sendable {
                 "UPDATE entries SET last_use = ?1 WHERE key = ?2", [.integer(catalog.clock), .text(key)])
             return Entry(bytes: bytes, etag: etag)
         }
+    }
+
+    /// A cache file's bytes: mapped when large (an IVF part is most of a segment and a query
+    /// touches only its probed lists), else read. Files are replaced by rename and removed by
+    /// unlink, never rewritten in place, so a mapping stays valid.
+    private static func contents(_ path: String) throws -> Data {
+        let file = try POSIXFile(opening: path, flags: O_RDONLY)
+        let size = try file.status().size
+        return size >= FileSystemStore.mapThreshold ? try file.map(offset: 0, length: size) : try file.read(offset: 0, length: size)
     }
 
     /// Stores the object (replacing an older entry of the key), then evicts least recently

@@ -87,11 +87,23 @@ public final class FileSystemStore: ObjectStore {
             throw StoreError(.io, key: key, "invalid range: offset \(offset), length \(length)")
         }
         let bytes = try translatingErrors(key) {
-            try withOpenObject(key) { file in try file.read(offset: offset, length: length) }
+            try withOpenObject(key) { file in
+                length >= Self.mapThreshold && CachedStore.isImmutableByLayout(key)
+                    ? try file.map(offset: offset, length: length) : try file.read(offset: offset, length: length)
+            }
         }
         guard let bytes else { throw StoreError(.notFound, key: key, "no such object") }
         return bytes
     }
+
+    /// Ranges at least this long of immutable objects (WAL entries, segments) are mapped, not
+    /// copied: a segment's IVF part is most of its bytes and a query touches only its probed
+    /// lists.
+    static let mapThreshold = 1 << 20
+
+    /// Local reads cost no round trip, so neighbouring ranges are never merged (a merged
+    /// buffer would copy each part out of it).
+    public var rangeMergeGap: Int { -1 }
 
     public func head(_ key: String) async throws -> ObjectInfo? {
         try await offloaded { try self.headNow(key) }

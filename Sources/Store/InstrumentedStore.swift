@@ -58,6 +58,8 @@ public final class InstrumentedStore: ObjectStore {
         try await counted(.getRange, key: key, { try await base.getRange(key, offset: offset, length: length) }, bytes: { $0.count })
     }
 
+    public var rangeMergeGap: Int { base.rangeMergeGap }
+
     public func head(_ key: String) async throws -> ObjectInfo? {
         try await counted(.head, key: key) { try await base.head(key) }
     }

@@ -64,6 +64,9 @@ public protocol ObjectStore: Sendable {
     /// one object coalesced). The default fetches through `getRange` (`RangeCoalescer`);
     /// caches answer what they hold and pass the rest on as one wave.
     func getRanges(_ reads: [RangeRead]) async throws -> [Data]
+    /// Bytes `getRanges` may read and drop between two ranges of one object to save a request
+    /// (negative: never merge). Remote stores trade bytes for round trips; local ones do not.
+    var rangeMergeGap: Int { get }
     /// Returns the metadata, or nil when absent.
     func head(_ key: String) async throws -> ObjectInfo?
     /// Stores the bytes under the condition and returns the new etag. A failed
@@ -79,8 +82,10 @@ public protocol ObjectStore: Sendable {
 
 extension ObjectStore {
     public func getRanges(_ reads: [RangeRead]) async throws -> [Data] {
-        try await RangeCoalescer.fetch(reads, from: self)
+        try await RangeCoalescer.fetch(reads, from: self, maxGap: rangeMergeGap)
     }
+
+    public var rangeMergeGap: Int { RangeCoalescer.defaultMaxGap }
 
     public func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject? {
         let object = try await get(key)

@@ -82,6 +82,25 @@ struct POSIXFile: ~Copyable {
         return data
     }
 
+    /// Maps `length` bytes at `offset` read-only (fewer only at end of file) instead of copying
+    /// them: the pages come from the page cache as they are touched, so a large part that a
+    /// query reads sparsely (an IVF index's probed lists) costs neither a copy nor anonymous
+    /// memory. Only for immutable files: objects are written whole and never truncated (a
+    /// delete unlinks the name; the mapping keeps the inode), so the pages never go away.
+    func map(offset: Int, length: Int) throws -> Data {
+        let size = try status().size
+        let length = max(0, min(length, size - offset))
+        guard length > 0 else { return Data() }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        let mappedLength = offset - start + length
+        guard let base = mmap(nil, mappedLength, PROT_READ, MAP_PRIVATE, fd, off_t(start)), base != MAP_FAILED else {
+            throw SystemCallError(errno: errno, call: "mmap", path: path)
+        }
+        return Data(bytesNoCopy: base + (offset - start), count: length,
+                    deallocator: .custom { _, _ in munmap(base, mappedLength) })
+    }
+
     /// Flushes the file's data and metadata to stable storage.
     func sync() throws {
         try systemCall("fsync", path) { fsync(fd) }

@@ -87,6 +87,23 @@ struct ObjectStoreContractTests {
         }
     }
 
+    @Test("large ranges of a segment read the same bytes (the folder maps them) and outlive a delete", arguments: backends)
+    func largeRanges(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let key = "ns/n/segments/00000000000000000001-a.seg"
+            let bytes = Data((0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 12) })
+            try await store.put(key, bytes, condition: .ifAbsent)
+            let middle = try await store.getRange(key, offset: 4_097, length: 2 << 20)
+            let pieces = try await store.getRanges([RangeRead(key: key, offset: 100, length: 1 << 20),
+                                                    RangeRead(key: key, offset: (1 << 20) + 164, length: (3 << 20) - (1 << 20) - 164)])
+            let tail = try await store.getRange(key, offset: (2 << 20) + 7, length: 2 << 20)
+            try await store.delete(key)
+            #expect(middle == bytes[4_097..<(4_097 + (2 << 20))])
+            #expect(pieces[0] == bytes[100..<(100 + (1 << 20))] && pieces[1] == bytes[((1 << 20) + 164)...])
+            #expect(tail == bytes[((2 << 20) + 7)...], "clipped at the end")
+        }
+    }
+
     @Test("get ifNoneMatch: nil while the etag is current, the object once it changed", arguments: backends)
     func conditionalGet(_ backend: StoreBackend) async throws {
         try await backend.withStore { store in
