@@ -15,9 +15,10 @@ run.py calls it with `--s3`. Needs `moto[server]` (pip) and numpy. Steps (progre
  5. warm from the disk cache: `--restarts` times, restart with the disk cache kept and time the
     first ANN and the first BM25 query (nothing in memory; no segment data from the bucket:
     `io.bucket.reads` = 0 is checked), p50 over restarts; the ratio disk / memory;
- 6. prints the figures and the targets of the issue: cold rounds <= 3 counting the manifest
-    lookup as one (data rounds <= 2), warm-from-disk within 2x of warm-from-memory, and no GET
-    of segment data after a restart with a full disk cache.
+ 6. prints the figures and the targets of the issue: cold rounds <= 3 (every sequential bucket
+    round, the manifest lookup's two included) and data rounds <= 2, warm-from-disk within 2x of
+    warm-from-memory, and no GET of segment data after a restart with a full disk cache; and
+    the newest manifest's size with the share of the segments' part directories.
 """
 
 from __future__ import annotations
@@ -114,6 +115,32 @@ def timed_query(server: lr.LagoonServer, query: dict) -> tuple[float, dict]:
     return (time.perf_counter() - t0) * 1e3, answer["performance"]
 
 
+def bucket_get(moto: Moto, key: str) -> bytes:
+    """An object straight from moto (boto3 comes with moto; the credentials are moto's dummies)."""
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def manifest_size(moto: Moto) -> dict:
+    """Size of the newest manifest object, and how much of it the segments' part directories
+    (Specs/format/manifest.md §7) take, as this writer encodes them (sorted-key JSON, `/` as `\\/`)."""
+    root = f"lagoon/ns/{lr.NAMESPACE}/manifest/"
+    version = int(bucket_get(moto, root + "CURRENT"))
+    raw = bucket_get(moto, root + f"{version:020d}")
+    payload = raw[raw.index(b"{"):raw.rindex(b"}") + 1]
+    manifest = json.loads(payload)
+    directory_bytes = 0
+    for segment in manifest.get("segments", []):
+        if "parts" in segment:
+            encoded = json.dumps(segment["parts"], separators=(",", ":"), ensure_ascii=False).replace("/", "\\/")
+            directory_bytes += len(encoded.encode()) + len('"parts":,')
+    return {"version": version, "bytes": len(raw), "segments": len(manifest.get("segments", [])),
+            "parts": sum(len(s.get("parts", [])) for s in manifest.get("segments", [])),
+            "part_directory_bytes": directory_bytes, "bytes_without_directories": len(raw) - directory_bytes}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", type=Path, default=HERE.parent / ".build" / "release" / "lagoon")
@@ -146,6 +173,8 @@ def main(argv=None) -> int:
         figures["ingest"] = {k: v for k, v in lr.ingest(client, base, docs, batch=1000, concurrency=2).items() if k != "batch_ms"}
         figures["index"] = lr.wait_indexed(client, timeout=1800)
         server.stop()
+        figures["manifest"] = manifest_size(moto)
+        say(f"manifest: {figures['manifest']}")
         # From here on a query node: no embedded indexer, whose background pass would open the
         # namespace before the measured query arrives.
         server.env["LAGOON_SERVER__EMBEDDED_INDEXER"] = "false"
@@ -187,6 +216,8 @@ def main(argv=None) -> int:
         figures["restart_segment_gets"] = segment_gets
 
         figures["targets"] = {
+            "cold_ann_rounds<=3": figures["cold_ann"]["sequential_rounds"] <= 3,
+            "cold_bm25_rounds<=3": figures["cold_bm25"]["sequential_rounds"] <= 3,
             "cold_ann_data_rounds<=2": figures["cold_ann"]["data_rounds"] <= 2,
             "cold_bm25_data_rounds<=2": figures["cold_bm25"]["data_rounds"] <= 2,
             "disk_over_memory_ann<=2": figures["disk_over_memory_ann"] <= 2,

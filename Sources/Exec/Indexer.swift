@@ -79,7 +79,7 @@ struct Indexer {
                                                  maxSeq: through, ivfOptions: ivf)
             let key = layout.root + "segments/\(NamespaceLayout.padded(through))-\(token).seg"
             try await manifests.store.put(key, bytes, condition: .ifAbsent)
-            references.append(SegmentReference(key: key, bytes: bytes.count, rows: tail.liveCount, minSeq: minSeq, maxSeq: through))
+            references.append(try Self.reference(key: key, object: bytes, rows: tail.liveCount, minSeq: minSeq, maxSeq: through))
         }
         return try await publish(from: base, segments: references, indexedThrough: through, token: token)
     }
@@ -101,11 +101,18 @@ struct Indexer {
             let bytes = try await Self.merge(inputs, config: base.config, minSeq: minSeq, maxSeq: maxSeq, store: manifests.store)
             let key = manifests.layout(base.namespace).root + "segments/\(NamespaceLayout.padded(maxSeq))-\(token).seg"
             try await manifests.store.put(key, bytes, condition: .ifAbsent)
-            replacement.append(SegmentReference(key: key, bytes: bytes.count, rows: rows, minSeq: minSeq, maxSeq: maxSeq))
+            replacement.append(try Self.reference(key: key, object: bytes, rows: rows, minSeq: minSeq, maxSeq: maxSeq))
         }
         // The merged rows exclude what the tail shadows; the tail stays, so it keeps doing so.
         return try await publish(from: base, segments: replacement + references.dropFirst(inputs.count),
                                  indexedThrough: base.indexedThroughSeq, token: token, replacing: Array(merged))
+    }
+
+    /// The manifest's reference to a segment just written, with its part directory (so nodes
+    /// open it without reading its trailer and table; Specs/format/manifest.md §7).
+    static func reference(key: String, object: Data, rows: Int, minSeq: UInt64, maxSeq: UInt64) throws -> SegmentReference {
+        SegmentReference(key: key, bytes: object.count, rows: rows, minSeq: minSeq, maxSeq: maxSeq,
+                         parts: try SegmentFile.directory(ofObject: object, key: key))
     }
 
     /// The merged segment's bytes: the inputs' visible rows, column by column. Vectors not

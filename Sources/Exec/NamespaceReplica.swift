@@ -249,24 +249,31 @@ actor NamespaceReplica {
     /// `current` (the newest version's build) makes the cache follow these references; a
     /// historical build reuses what is open but caches nothing of its own.
     ///
-    /// Cold, this is two parallel waves of reads whatever the number of segments: the
-    /// trailers and part tables with the deletion vectors, then meta, ids and the parts
-    /// `prefetch` names (ARCHITECTURE.md §9).
+    /// Cold, this is one parallel wave of reads whatever the number of segments: meta, ids and
+    /// the parts `prefetch` names, with the deletion vectors. Segments whose manifest reference
+    /// carries no part directory (older manifests) first cost a wave of trailers and part
+    /// tables, during which the deletion vectors are read (ARCHITECTURE.md §9).
     private func openSegmentViews(_ references: [SegmentReference], current: Bool,
                                   prefetch: SegmentPartRequest?) async throws -> [SegmentView] {
         let store = manifests.store
         let closed = references.filter { openSegments[$0.key] == nil }
         let missingDeletes = Array(Set(references.compactMap(\.deletes).filter { deletionVectors[$0] == nil }))
-        async let located = Segment.locate(closed.map { ($0.key, $0.bytes) }, store: store)
-        let deleteBytes = try await withThrowingTaskGroup(of: (String, Data).self) { group in
-            let issued = ContinuousClock.now
+        // Stamped as issued together (for `ReadTrace`'s round count): the deletion vectors, and
+        // the open wave when no trailer read comes before it.
+        let issued = ContinuousClock.now
+        async let fetchedDeletes = withThrowingTaskGroup(of: (String, Data).self) { group in
             for key in missingDeletes {
                 group.addTask { try await ReadTrace.$batchIssuedAt.withValue(issued) { (key, try await store.get(key).bytes) } }
             }
             return try await group.reduce(into: [String: Data]()) { $0[$1.0] = $1.1 }
         }
         var opened: [String: Segment] = [:]
-        for segment in try await Segment.open(try await located, prefetch: prefetch, store: store) { opened[segment.key] = segment }
+        let located = try await Segment.locate(closed, store: store)
+        let openIssued = closed.allSatisfy { $0.parts != nil } ? issued : nil
+        for segment in try await ReadTrace.$batchIssuedAt.withValue(openIssued, operation: {
+            try await Segment.open(located, prefetch: prefetch, store: store)
+        }) { opened[segment.key] = segment }
+        let deleteBytes = try await fetchedDeletes
         var views: [SegmentView] = []
         var decodedDeletes: [String: Bitset] = [:]
         for reference in references {

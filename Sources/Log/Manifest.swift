@@ -16,7 +16,7 @@ public struct WALReference: Sendable, Codable, Equatable {
 }
 
 /// A reference from the manifest to one published segment and its current deletion vector
-/// (Specs/format/manifest.md, version 2).
+/// (Specs/format/manifest.md, version 2; `parts` §7).
 public struct SegmentReference: Sendable, Codable, Equatable {
     /// The full object key (branches reference their parent's segments by key).
     public var key: String
@@ -28,8 +28,12 @@ public struct SegmentReference: Sendable, Codable, Equatable {
     /// The object holding the rows newer data deleted or overwrote (nil: none).
     public var deletes: String?
     public var deletedRows: Int
+    /// The segment's part directory, in part-table order (§7): a node opening the segment uses
+    /// it instead of reading the trailer and table. Nil in references written before it existed.
+    public var parts: [SegmentPartEntry]?
 
-    public init(key: String, bytes: Int, rows: Int, minSeq: UInt64, maxSeq: UInt64, deletes: String? = nil, deletedRows: Int = 0) {
+    public init(key: String, bytes: Int, rows: Int, minSeq: UInt64, maxSeq: UInt64, deletes: String? = nil, deletedRows: Int = 0,
+                parts: [SegmentPartEntry]? = nil) {
         self.key = key
         self.bytes = bytes
         self.rows = rows
@@ -37,10 +41,11 @@ public struct SegmentReference: Sendable, Codable, Equatable {
         self.maxSeq = maxSeq
         self.deletes = deletes
         self.deletedRows = deletedRows
+        self.parts = parts
     }
 
     enum CodingKeys: String, CodingKey {
-        case key, bytes, rows, deletes
+        case key, bytes, rows, deletes, parts
         case minSeq = "min_seq"
         case maxSeq = "max_seq"
         case deletedRows = "deleted_rows"

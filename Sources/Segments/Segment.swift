@@ -73,13 +73,42 @@ public final class Segment: Sendable {
         try await open(locate([(key, size)], store: store), prefetch: nil, store: store)[0]
     }
 
-    // MARK: Opening in two waves
+    // MARK: Opening in one or two waves
 
-    /// A segment object whose part table has been read.
+    /// A segment object whose part locations are known (from its part table, or from the
+    /// directory the manifest carries).
     public struct Location: Sendable {
         public var key: String
         public var size: Int
         var parts: [String: SegmentFile.PartLocation]
+
+        /// The location a manifest reference gives without reading the object: nil when the
+        /// reference carries no part directory (written before it existed).
+        public init?(_ reference: SegmentReference) throws {
+            guard let directory = reference.parts else { return nil }
+            key = reference.key
+            size = reference.bytes
+            parts = try SegmentFile.locations(ofDirectory: directory, objectSize: reference.bytes, object: reference.key)
+        }
+
+        init(key: String, size: Int, parts: [String: SegmentFile.PartLocation]) {
+            self.key = key
+            self.size = size
+            self.parts = parts
+        }
+    }
+
+    /// Locates the referenced segments: from the part directories the references carry (no
+    /// read at all), and for references without one (older manifests) by reading trailers and
+    /// tables in one parallel wave (`locate(_:store:)` below). In the references' order.
+    public static func locate(_ references: [SegmentReference], store: any ObjectStore) async throws -> [Location] {
+        var locations = try references.map { try Location($0) }
+        let unlocated = references.indices.filter { locations[$0] == nil }
+        if !unlocated.isEmpty {
+            let read = try await locate(unlocated.map { (references[$0].key, references[$0].bytes) }, store: store)
+            for (index, location) in zip(unlocated, read) { locations[index] = location }
+        }
+        return locations.map { $0! }
     }
 
     /// Bytes read from the end of a segment to find its trailer: enough to hold the part

@@ -12,7 +12,9 @@ import Store
 ///              | xxh3-64 of the table u64 | "GESL"
 ///
 /// A reader fetches the trailer (one ranged read of the last 32 bytes), then the table, then
-/// only the parts a query needs, each verified against its own checksum.
+/// only the parts a query needs, each verified against its own checksum. The manifest's segment
+/// reference usually carries a copy of the table (`directory(ofObject:key:)`), which spares the
+/// first two reads.
 public enum SegmentFile {
     public static let version: UInt16 = 1
     public static let readable: ClosedRange<UInt16> = 1...1
@@ -128,6 +130,13 @@ public enum SegmentFile {
 
     /// Parses and verifies the part table.
     public static func partTable(_ bytes: Data, trailer: Trailer, object: String) throws -> [String: PartLocation] {
+        var parts: [String: PartLocation] = [:]
+        for (name, location) in try orderedPartTable(bytes, trailer: trailer, object: object) { parts[name] = location }
+        return parts
+    }
+
+    /// The part table's entries in table order (names already checked to be unique).
+    static func orderedPartTable(_ bytes: Data, trailer: Trailer, object: String) throws -> [(name: String, location: PartLocation)] {
         try bytes.withUnsafeBytes { raw in
             guard ContentHash.xxh3(raw) == trailer.tableChecksum else {
                 throw FormatError(.corrupt, object: object, "part table checksum mismatch")
@@ -135,7 +144,8 @@ public enum SegmentFile {
             var r = BinaryReader(raw, object: object)
             let count = Int(try r.u32())
             guard count <= raw.count / 28 + 1 else { throw r.corrupt("part count \(count) exceeds the table") }
-            var parts: [String: PartLocation] = [:]
+            var parts: [(name: String, location: PartLocation)] = []
+            var names = Set<String>()
             for _ in 0..<count {
                 let name = try r.string()
                 let offset = try r.u64(), length = try r.u64(), checksum = try r.u64()
@@ -143,12 +153,50 @@ public enum SegmentFile {
                       offset <= UInt64(trailer.tableOffset) - length else {
                     throw r.corrupt("part \(name) at \(offset)+\(length) overlaps the table")
                 }
-                guard parts[name] == nil else { throw r.corrupt("part \(name) appears twice") }
-                parts[name] = PartLocation(offset: Int(offset), length: Int(length), checksum: checksum)
+                guard names.insert(name).inserted else { throw r.corrupt("part \(name) appears twice") }
+                parts.append((name, PartLocation(offset: Int(offset), length: Int(length), checksum: checksum)))
             }
             guard r.remaining == 0 else { throw r.corrupt("\(r.remaining) trailing bytes in the part table") }
             return parts
         }
+    }
+
+    // MARK: The part directory in the manifest (Specs/format/manifest.md §7)
+
+    /// The part directory of a whole segment object (as `assemble` returned it), for the
+    /// manifest's segment reference: its part table, in table order.
+    public static func directory(ofObject object: Data, key: String) throws -> [SegmentPartEntry] {
+        let trailer = try trailer(Data(object.suffix(trailerSize)), objectSize: object.count, object: key)
+        let start = object.startIndex + trailer.tableOffset
+        let table = try orderedPartTable(Data(object[start..<(start + trailer.tableLength)]), trailer: trailer, object: key)
+        return table.map { SegmentPartEntry(name: $0.name, offset: $0.location.offset, length: $0.location.length, checksum: $0.location.checksum) }
+    }
+
+    /// The part locations of a manifest's directory, checked against the object's size: parts
+    /// lie after the header, do not overlap, and are followed by exactly the part table these
+    /// entries serialize to and the trailer. So a directory that lost or gained a part, or
+    /// belongs to another object, is `corrupt`; a wrong offset or checksum fails the part's own
+    /// checksum when it is read. Either way never wrong data.
+    public static func locations(ofDirectory entries: [SegmentPartEntry], objectSize: Int, object: String) throws -> [String: PartLocation] {
+        func corrupt(_ message: String) -> FormatError {
+            FormatError(.corrupt, object: object, "the manifest's part directory \(message)")
+        }
+        var parts: [String: PartLocation] = [:]
+        var tableLength = 4
+        var end = headerSize
+        for entry in entries.sorted(by: { $0.offset < $1.offset }) {
+            guard entry.length >= 0, entry.offset >= end, entry.offset <= objectSize - entry.length else {
+                throw corrupt("places part \(entry.name) at \(entry.offset)+\(entry.length), outside the object or over another part")
+            }
+            guard parts[entry.name] == nil else { throw corrupt("lists part \(entry.name) twice") }
+            parts[entry.name] = PartLocation(offset: entry.offset, length: entry.length, checksum: entry.checksum)
+            tableLength += 4 + entry.name.utf8.count + 24
+            end = entry.offset + entry.length
+        }
+        guard end + tableLength + trailerSize == objectSize else {
+            throw corrupt("does not match the object: parts end at \(end), a table of \(tableLength) bytes and the trailer make \(end + tableLength + trailerSize), the object has \(objectSize)")
+        }
+        return parts
     }
 
     /// Verifies a fetched part against its checksum.

@@ -44,7 +44,7 @@ public enum RangeCoalescer {
     public static func fetch(_ reads: [RangeRead], from store: any ObjectStore,
                              maxGap: Int = defaultMaxGap, maxConcurrent: Int = defaultMaxConcurrent) async throws -> [Data] {
         let spans = plan(reads, maxGap: maxGap)
-        let issued = ContinuousClock.now
+        let issued = ReadTrace.batchIssuedAt ?? ContinuousClock.now  // part of a larger batch: its time
         var fetched = [Data?](repeating: nil, count: spans.count)
         try await withThrowingTaskGroup(of: (Int, Data).self) { group in
             var next = 0

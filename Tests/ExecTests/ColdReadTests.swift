@@ -7,7 +7,7 @@ import Store
 import Testing
 
 /// What a query reads and from where (issue 9): a cold node opens a namespace's segments and
-/// reads the parts a query needs in two parallel waves, whatever the number of segments; a
+/// reads the parts a query needs in one parallel wave, whatever the number of segments; a
 /// repeated query reads nothing; a restarted node with a full disk cache reads no segment
 /// data from the bucket; and namespace state stays within the memory budget.
 @Suite("Cold reads: rounds, cache layers, memory budget")
@@ -69,17 +69,17 @@ struct ColdReadTests {
         return value?.intValue ?? -1
     }
 
-    @Test("a cold ANN or BM25 query reads segment data in two rounds; repeated, it reads nothing", arguments: [ann, bm25])
+    @Test("a cold ANN or BM25 query reads segment data in one round; repeated, it reads nothing", arguments: [ann, bm25])
     func coldThenHot(_ query: String) async throws {
         let bucket = try await Self.populatedBucket()
         try await withTempDirectory(prefix: "lagoon-cold") { cache in
             let (engine, instrumented) = try Self.node(bucket, cache: cache.url)
             let cold = try await Self.analyze(engine, query)
             // The manifest: the CURRENT hint, then the manifest with a probe of the next version.
-            // Segment data: the trailers and part tables of the three segments, then meta, ids
-            // and the query's parts of all three, coalesced per segment object.
-            #expect(Self.int(cold, "data_rounds") == 2, "\(cold)")
-            #expect(Self.int(cold, "sequential_rounds") == 4, "\(cold)")
+            // Segment data: meta, ids and the query's parts of all three segments, located by
+            // the part directories in the manifest, coalesced per segment object.
+            #expect(Self.int(cold, "data_rounds") == 1, "\(cold)")
+            #expect(Self.int(cold, "sequential_rounds") == 3, "\(cold)")
             #expect(Self.int(cold, "bucket", "reads") <= 6, "one or two ranged GETs per segment: \(cold)")
             #expect(cold["cache_temperature"]?.stringValue == "cold")
             let rangedGets = instrumented.counts.requests[.getRange] ?? 0
@@ -178,6 +178,66 @@ extension ColdReadTests {
             }
             let evicted = try await Self.analyze(restarted, Self.ann, namespace: "other1")
             #expect(Self.int(evicted, "bucket", "reads") > 0, "an unpinned one was evicted: \(evicted)")
+        }
+    }
+}
+
+/// Part directories in the manifest (Specs/format/manifest.md §7): a cold open skips the round
+/// of segment trailers and tables; manifests written before directories existed still open, one
+/// round slower; deletion vectors and branches keep the single data round.
+extension ColdReadTests {
+    /// Rewrites every manifest version of `namespace` in the bucket without part directories,
+    /// as a build before them wrote it.
+    static func stripPartDirectories(_ bucket: MemoryStore, _ namespace: String) async throws {
+        let manifests = ManifestStore(store: bucket)
+        var version: UInt64 = 1
+        while var manifest = try await manifests.read(namespace, version: version) {
+            manifest.segments = manifest.segments?.map { var reference = $0; reference.parts = nil; return reference }
+            _ = try await bucket.put(manifests.layout(namespace).manifestKey(version), ManifestCodec.encode(manifest), condition: .none)
+            version += 1
+        }
+        let newest = try #require(try await manifests.latest(namespace))
+        #expect(newest.segmentList.count == 3 && newest.segmentList.allSatisfy { $0.parts == nil })
+    }
+
+    @Test("a manifest without part directories still opens cold, with one round more and the same answers", arguments: [ann, bm25])
+    func manifestWithoutDirectories(_ query: String) async throws {
+        let bucket = try await Self.populatedBucket()
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            let (withDirectories, _) = try Self.node(bucket, cache: cache.url.appendingPathComponent("a"))
+            let expected = try await withDirectories.query("ns", body: try Self.json(query)).objectValue?["rows"]
+            try #require(expected?.arrayValue?.count == 5)
+
+            try await Self.stripPartDirectories(bucket, "ns")
+            let (engine, _) = try Self.node(bucket, cache: cache.url.appendingPathComponent("b"))
+            let cold = try await Self.analyze(engine, query)
+            #expect(Self.int(cold, "data_rounds") == 2, "trailers and tables, then the parts: \(cold)")
+            #expect(Self.int(cold, "sequential_rounds") == 4, "\(cold)")
+            #expect(try await engine.query("ns", body: try Self.json(query)).objectValue?["rows"] == expected)
+        }
+    }
+
+    @Test("with deletion vectors, and on a branch, a cold query still reads segment data in one round")
+    func deletionVectorsAndBranches() async throws {
+        let bucket = try await Self.populatedBucket()
+        let writer = Engine(store: bucket)
+        _ = try await writer.write("ns", body: try Self.json(#"{"deletes": [1, 401, 801]}"#))
+        #expect(try await writer.indexNow("ns"))
+        let parent = try await writer.snapshot("ns").manifest.segmentList
+        #expect(parent.count == 3 && parent.allSatisfy { $0.deletes != nil && $0.parts != nil }, "\(parent)")
+        _ = try await writer.write("br", body: try Self.json(#"{"branch_from_namespace": "ns"}"#))
+        #expect(try await writer.snapshot("br").manifest.segmentList == parent, "the branch copies references with their directories")
+
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            for namespace in ["ns", "br"] {
+                let (engine, _) = try Self.node(bucket, cache: cache.url.appendingPathComponent(namespace))
+                let cold = try await Self.analyze(engine, Self.ann, namespace: namespace)
+                #expect(Self.int(cold, "data_rounds") == 1, "\(namespace): parts and deletion vectors together: \(cold)")
+                #expect(Self.int(cold, "sequential_rounds") == 3, "\(namespace): \(cold)")
+                let ids = try await engine.query(namespace, body: try Self.json(#"{"rank_by": ["id", "asc"], "top_k": 1200}"#))
+                    .objectValue?["rows"]?.arrayValue?.compactMap { $0.objectValue?["id"]?.intValue } ?? []
+                #expect(ids.count == 1197 && !ids.contains(1) && !ids.contains(401) && !ids.contains(801), "\(namespace)")
+            }
         }
     }
 }
