@@ -193,7 +193,9 @@ public enum SegmentFile {
             tableLength += 4 + entry.name.utf8.count + 24
             end = entry.offset + entry.length
         }
-        guard end + tableLength + trailerSize == objectSize else {
+        // The table follows the last part directly (segments written before parts were
+        // aligned) or at the next multiple of `partAlignment`.
+        guard [end, aligned(end)].contains(objectSize - tableLength - trailerSize) else {
             throw corrupt("does not match the object: parts end at \(end), a table of \(tableLength) bytes and the trailer make \(end + tableLength + trailerSize), the object has \(objectSize)")
         }
         return parts
