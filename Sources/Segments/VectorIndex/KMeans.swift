@@ -100,7 +100,7 @@ enum KMeans {
             dots.withUnsafeMutableBufferPointer { out in
                 for i in 0..<count {
                     let q = UnsafeBufferPointer(rebasing: points[(i * dimension)..<((i + 1) * dimension)])
-                    BatchScorer.dotAll(query: q, matrix: c, dimension: dimension, rows: 0..<k, into: out)
+                    BatchScorer.dotAllFast(query: q, matrix: c, dimension: dimension, rows: 0..<k, into: out)
                     var best = 0
                     var bestScore = Float.infinity
                     for j in 0..<k {
