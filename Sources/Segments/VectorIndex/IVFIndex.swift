@@ -208,7 +208,7 @@ public final class IVFIndex: Sendable {
     /// score exactly the best `count` + a margin of the estimates (a quarter more, at least 16):
     /// the 8-bit error moves a centroid by a rank or two, so the exact top `count` is among them
     /// and the answer is the one the exact scores of every centroid would give.
-    func nearestLists(_ query: [Float], inverseQueryNorm: Float, count: Int) -> [ScoredOrdinal] {
+    public func nearestLists(_ query: [Float], inverseQueryNorm: Float, count: Int) -> [ScoredOrdinal] {
         let shortlist = count + max(16, count / 4)
         var nearest = TopKSelector(k: count)
         guard shortlist * 4 < listCount else {
