@@ -18,7 +18,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "Kernels"),
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["CKernels"]),
         .target(name: "Store", dependencies: ["CXXHash", "CCurl", "CCrypto", "CSQLite"]),
         .target(name: "Log", dependencies: ["Store"]),
         .target(name: "Segments", dependencies: ["Store", "Log", "Kernels"]),
@@ -50,7 +51,7 @@ let package = Package(
 )
 
 // One settings loop: strict language features for every target.
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.name != "CKernels" {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))

@@ -13,8 +13,32 @@
 // `VectorDistance.l2Squared` on that row, so results are bit-identical across the range,
 // ordinal and single-vector entry points.
 
+internal import CKernels
+
 /// Scores one query vector against many matrix rows, writing one score per row.
 public enum BatchScorer {
+    /// `dotAll` on the widest instruction set of the CPU (`KernelISA`): with AVX2 and FMA,
+    /// four rows per pass share the query loads and products are fused, so the last bits may
+    /// differ from `dotAll`'s. For rankings that are never compared with exact scores
+    /// (centroids, k-means); scores a caller returns use `dotAll`.
+    ///
+    /// - Precondition: as for `dotAll(query:matrix:dimension:rows:into:)`.
+    public static func dotAllFast(
+        query: UnsafeBufferPointer<Float>,
+        matrix: UnsafeBufferPointer<Float>,
+        dimension: Int,
+        rows: Range<Int>,
+        into out: UnsafeMutableBufferPointer<Float>,
+        isa: KernelISA = .best
+    ) {
+        guard isa == .avx2 else {
+            return dotAll(query: query, matrix: matrix, dimension: dimension, rows: rows, into: out)
+        }
+        _checkRange(query: query, matrix: matrix, dimension: dimension, rows: rows, out: out)
+        guard !rows.isEmpty, let q = query.baseAddress, let m = matrix.baseAddress, let o = out.baseAddress else { return }
+        lagoon_float_dot_range_avx2(q, m, dimension, rows.lowerBound, rows.count, o)
+    }
+
     /// `out[i] = dot(query, row(rows.lowerBound + i))` for every row in `rows`.
     ///
     /// - Precondition: `dimension > 0`, `query.count == dimension`, `rows` lies inside the
@@ -36,6 +60,28 @@ public enum BatchScorer {
             o[i] = q.dot(m.slice(offset, dimension))
             offset &+= dimension
         }
+    }
+
+    /// `dotAllFast` for an arbitrary list of rows; every row's value is bit-identical to the
+    /// one the range variant computes for it (same instruction set).
+    ///
+    /// - Precondition: as for `dotAll(query:matrix:dimension:ordinals:into:)`.
+    public static func dotAllFast(
+        query: UnsafeBufferPointer<Float>,
+        matrix: UnsafeBufferPointer<Float>,
+        dimension: Int,
+        ordinals: UnsafeBufferPointer<Int32>,
+        into out: UnsafeMutableBufferPointer<Float>,
+        isa: KernelISA = .best
+    ) {
+        guard isa == .avx2 else {
+            return dotAll(query: query, matrix: matrix, dimension: dimension, ordinals: ordinals, into: out)
+        }
+        let rowCount = _checkOrdinals(query: query, matrix: matrix, dimension: dimension, ordinals: ordinals, out: out)
+        for r in ordinals { precondition(r >= 0 && Int(r) < rowCount, "BatchScorer: ordinal \(r) outside 0..<\(rowCount)") }
+        guard !ordinals.isEmpty, let q = query.baseAddress, let m = matrix.baseAddress, let o = out.baseAddress,
+              let rows = ordinals.baseAddress else { return }
+        lagoon_float_dot_rows_avx2(q, m, dimension, rows, ordinals.count, o)
     }
 
     /// `out[i] = l2Squared(query, row(rows.lowerBound + i))` for every row in `rows`.

@@ -17,6 +17,8 @@ struct EngineBench: AsyncParsableCommand {
     @Option(help: "Queries to run.") var queries = 200
     @Option(help: "Documents per write batch.") var batch = 1000
     @Option(help: "How many times every document is written (overwrites exercise deletion vectors and compaction).") var rewrites = 1
+    @Flag(help: "Only ingest, index and run the ANN sweep (skips exact, BM25, restart and multi-segment figures).") var annOnly = false
+    @Option(help: "Fixed probe counts of the ANN sweep (comma-separated), after the default recall target.") var nprobes = "8,16,32,64,96,128"
 
     func run() async throws {
         let base = try BenchData.load(folder: data, limit: docs)
@@ -36,9 +38,9 @@ struct EngineBench: AsyncParsableCommand {
                      written, ingestSeconds, Double(written) / ingestSeconds, batch))
 
         var figures: [String: Double] = [:]
-        try await queries(engine, base: base, label: "WAL tail", into: &figures)
+        if !annOnly { try await queries(engine, base: base, label: "WAL tail", into: &figures) }
         let texts = try BenchData.queryTexts(folder: data)
-        let exhaustive = try await bm25Answers(engine, texts)
+        let exhaustive = annOnly ? [] : try await bm25Answers(engine, texts)
 
         let indexStart = ContinuousClock.now
         try await engine.indexNow("bench")
@@ -47,8 +49,9 @@ struct EngineBench: AsyncParsableCommand {
         let manifest = try await engine.snapshot("bench").manifest
         print(String(format: "index: %d segments, %d rows, built in %.2f s", manifest.segmentList.count,
                      manifest.segmentList.reduce(0) { $0 + $1.liveRows }, figures["index_build_s"]!))
-        try await queries(engine, base: base, label: "segments", into: &figures)
+        if !annOnly { try await queries(engine, base: base, label: "segments", into: &figures) }
         let sweep = try await annSweep(engine, base: base)
+        if annOnly { return print(Self.jsonLine(figures, ann: sweep)) }
 
         // A new engine on the same folder: nothing in memory, no WAL to replay.
         let restarted = Engine(store: try FileSystemStore(path: folder.path))
@@ -76,9 +79,14 @@ struct EngineBench: AsyncParsableCommand {
         print("BM25 top-10 over \(spread.segmentList.count) segments + a tail of \(spread.wal.count) entries: identical to exhaustive on \(identical)/\(texts.count) queries")
         figures["bm25_identical_fraction"] = Double(identical) / Double(max(1, texts.count))
 
+        print(Self.jsonLine(figures, ann: sweep))
+    }
+
+    /// The last line of the output: every figure plus the ANN sweep, as one JSON object.
+    static func jsonLine(_ figures: [String: Double], ann: [String]) -> String {
         var json = figures.keys.sorted().map { String(format: "\"%@\": %.3f", $0, figures[$0]!) }
-        json.append("\"ann\": [" + sweep.joined(separator: ", ") + "]")
-        print("{" + json.joined(separator: ", ") + "}")
+        json.append("\"ann\": [" + ann.joined(separator: ", ") + "]")
+        return "{" + json.joined(separator: ", ") + "}"
     }
 
     /// Upserts `rows` of the dataset in batches (ids are row numbers).
@@ -136,7 +144,8 @@ struct EngineBench: AsyncParsableCommand {
         for vector in vectors {
             _ = try await engine.query("bench", body: Self.vectorBody(vector, mode: "ANN"))
         }
-        for probes in [nil, 8, 16, 32, 64, 96, 128] as [Int?] {
+        let fixed: [Int?] = nprobes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        for probes in [nil] + fixed {
             var hits = 0
             var latencies: [Double] = []
             for (q, vector) in vectors.enumerated() {

@@ -65,6 +65,44 @@ struct BatchScorerTests {
         }
     }
 
+    /// Every instruction set this CPU runs, against the f64 reference (the AVX2 path fuses
+    /// products and sums in another order, so it is close, not bit-identical).
+    @Test(arguments: KernelISA.available, dimensions)
+    func fastRangeMatchesReference(isa: KernelISA, dimension: Int) {
+        let f = Fixture(dimension: dimension)
+        for rows in [0..<Self.rowCount, 5..<6, 3..<30, 33..<37, 10..<10] {
+            var out = [Float](repeating: -777, count: rows.count + 2)
+            f.query.withUnsafeBufferPointer { q in
+                f.matrix.withUnsafeBufferPointer { m in
+                    out.withUnsafeMutableBufferPointer {
+                        BatchScorer.dotAllFast(query: q, matrix: m, dimension: f.dimension, rows: rows, into: $0, isa: isa)
+                    }
+                }
+            }
+            for (i, r) in rows.enumerated() {
+                let ref = Self.reference(.dot, f.query, f.row(r))
+                #expect(isClose(out[i], ref.value, scale: ref.scale), "\(isa) row \(r): \(out[i]) vs \(ref.value)")
+            }
+            #expect(out[rows.count] == -777 && out[rows.count + 1] == -777)
+            // Promise: the row-list variant gives each row the range variant's exact value,
+            // whatever its position in the list (rows reversed, one repeated).
+            let ordinals = rows.reversed().map(Int32.init) + rows.prefix(1).map(Int32.init)
+            var listed = [Float](repeating: 0, count: ordinals.count)
+            f.query.withUnsafeBufferPointer { q in
+                f.matrix.withUnsafeBufferPointer { m in
+                    ordinals.withUnsafeBufferPointer { o in
+                        listed.withUnsafeMutableBufferPointer {
+                            BatchScorer.dotAllFast(query: q, matrix: m, dimension: f.dimension, ordinals: o, into: $0, isa: isa)
+                        }
+                    }
+                }
+            }
+            for (i, r) in ordinals.enumerated() {
+                #expect(listed[i] == out[Int(r) - rows.lowerBound], "\(isa) listed row \(r)")
+            }
+        }
+    }
+
     @Test(arguments: Metric.allCases, dimensions)
     func ordinalsMatchReference(metric: Metric, dimension: Int) {
         let f = Fixture(dimension: dimension)

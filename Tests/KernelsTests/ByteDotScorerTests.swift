@@ -37,8 +37,8 @@ struct ByteDotScorerTests {
         }
     }
 
-    @Test(arguments: dimensions)
-    func rangeMatchesReference(dimension: Int) {
+    @Test(arguments: KernelISA.available, dimensions)
+    func rangeMatchesReference(isa: KernelISA, dimension: Int) {
         let f = Fixture(dimension: dimension)
         let query = ByteDotQuery(f.query)
         let sums = f.codeSums
@@ -46,18 +46,18 @@ struct ByteDotScorerTests {
             var out = [Int32](repeating: -7, count: rows.count + 1)
             f.codes.withUnsafeBufferPointer { c in
                 sums.withUnsafeBufferPointer { s in
-                    out.withUnsafeMutableBufferPointer { ByteDotScorer.dotAll(query: query, codes: c, codeSums: s, dimension: dimension, rows: rows, into: $0) }
+                    out.withUnsafeMutableBufferPointer { ByteDotScorer.dotAll(query: query, codes: c, codeSums: s, dimension: dimension, rows: rows, into: $0, isa: isa) }
                 }
             }
             for (i, r) in rows.enumerated() {
-                #expect(Int64(out[i]) == Self.reference(f.query, f.row(r)), "row \(r)")
+                #expect(Int64(out[i]) == Self.reference(f.query, f.row(r)), "\(isa) row \(r)")
             }
             #expect(out[rows.count] == -7)  // nothing written past the rows
         }
     }
 
-    @Test(arguments: dimensions)
-    func rowListMatchesReference(dimension: Int) {
+    @Test(arguments: KernelISA.available, dimensions)
+    func rowListMatchesReference(isa: KernelISA, dimension: Int) {
         let f = Fixture(dimension: dimension)
         var rng = SplitMix64(seed: 0x5EED &+ UInt64(dimension))
         let query = ByteDotQuery(f.query)
@@ -67,12 +67,12 @@ struct ByteDotScorerTests {
         f.codes.withUnsafeBufferPointer { c in
             sums.withUnsafeBufferPointer { s in
                 rows.withUnsafeBufferPointer { r in
-                    out.withUnsafeMutableBufferPointer { ByteDotScorer.dotAll(query: query, codes: c, codeSums: s, dimension: dimension, rows: r, into: $0) }
+                    out.withUnsafeMutableBufferPointer { ByteDotScorer.dotAll(query: query, codes: c, codeSums: s, dimension: dimension, rows: r, into: $0, isa: isa) }
                 }
             }
         }
         for (i, r) in rows.enumerated() {
-            #expect(Int64(out[i]) == Self.reference(f.query, f.row(Int(r))), "row \(r)")
+            #expect(Int64(out[i]) == Self.reference(f.query, f.row(Int(r))), "\(isa) row \(r)")
         }
     }
 

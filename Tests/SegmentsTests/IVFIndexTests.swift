@@ -181,6 +181,34 @@ struct IVFIndexTests {
         #expect(got.listsProbed == index.listCount, "widening probes every list when fewer than k match")
     }
 
+    /// The lists chosen through the 8-bit centroid copy are exactly the best by the exact
+    /// centroid scores (‖c‖² − 2·q'·c with the fast dot product, ties by lower list).
+    @Test(arguments: [DistanceMetric.cosineDistance, .euclideanSquared])
+    func nearestListsMatchTheExactCentroidRanking(metric: DistanceMetric) throws {
+        let index = try #require(Self.index(metric))
+        let d = index.dimension
+        let norms = (0..<index.listCount).map { VectorDistance.squaredNorm(Array(index.head.centroids[($0 * d)..<(($0 + 1) * d)])) }
+        for query in Self.fixture.queries(20, seed: 0x11575) {
+            let norm = VectorDistance.squaredNorm(query).squareRoot()
+            let inverse: Float = norm > 0 ? 1 / norm : 0
+            let scale: Float = metric == .cosineDistance ? 2 * inverse : 2
+            var dots = [Float](repeating: 0, count: index.listCount)
+            query.withUnsafeBufferPointer { q in
+                index.head.centroids.withUnsafeBufferPointer { c in
+                    dots.withUnsafeMutableBufferPointer {
+                        BatchScorer.dotAllFast(query: q, matrix: c, dimension: d, rows: 0..<index.listCount, into: $0)
+                    }
+                }
+            }
+            let exact = (0..<index.listCount).map { ScoredOrdinal(score: norms[$0] - scale * dots[$0], ordinal: $0) }
+                .sorted { $0.ranksBefore($1) }
+            for count in [1, 5, 20, 30, index.listCount] {
+                let got = index.nearestLists(query, inverseQueryNorm: inverse, count: count)
+                #expect(got == Array(exact.prefix(count)), "\(metric), \(count) of \(index.listCount) lists")
+            }
+        }
+    }
+
     @Test func kLargerThanTheIndexReturnsEveryRow() throws {
         let index = try #require(Self.euclidean)
         let got = index.search(Self.fixture.row(3), k: 10_000, probes: 1)

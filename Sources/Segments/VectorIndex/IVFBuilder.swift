@@ -204,7 +204,7 @@ struct IVFTrainer {
         centroids.withUnsafeBufferPointer { c in
             for i in 0..<count {
                 dots.withUnsafeMutableBufferPointer { d in
-                    BatchScorer.dotAll(query: row(i), matrix: c, dimension: dimension, rows: 0..<k, into: d)
+                    BatchScorer.dotAllFast(query: row(i), matrix: c, dimension: dimension, rows: 0..<k, into: d)
                     for j in 0..<k { d[j] = norms[j] - 2 * d[j] }
                     top.removeAll()
                     top.insert(scores: UnsafeBufferPointer(d), baseOrdinal: 0)
@@ -227,7 +227,7 @@ struct IVFTrainer {
                     for t in 0..<m {
                         let range = fineRange[Int(nearestCoarse[i * m + t])]
                         guard !range.isEmpty else { continue }
-                        BatchScorer.dotAll(query: row(i), matrix: c, dimension: dimension, rows: range, into: d)
+                        BatchScorer.dotAllFast(query: row(i), matrix: c, dimension: dimension, rows: range, into: d)
                         for (j, centroid) in range.enumerated() {
                             let s = norms[centroid] - 2 * d[j]
                             if s < bestScore { bestScore = s; best = Int32(centroid) }

@@ -74,6 +74,8 @@ public final class IVFIndex: Sendable {
     let largestList: Int
     /// The derived 8-bit copy of the lists the first pass scans.
     let quantized: IVFQuantizedLists
+    /// The derived 8-bit copy of the centroids that picks the lists to probe.
+    private let centroidCodes = IVFCentroidCodesCache()
 
     public var metric: DistanceMetric { head.metric }
     public var dimension: Int { head.dimension }
@@ -174,11 +176,8 @@ public final class IVFIndex: Sendable {
     /// Runs `scan` over the nearest lists, widening as `search` describes.
     private func probe<S: IVFListScanner>(_ query: [Float], k: Int, probes: Int, filter: IVFFilter?, inverseQueryNorm: Float,
                                           _ scan: inout S) -> IVFSearchResult {
-        let centroidScores = self.centroidScores(query, inverseQueryNorm: inverseQueryNorm)
         let initial = min(listCount, max(1, probes))
-        var nearest = TopKSelector(k: initial)
-        centroidScores.withUnsafeBufferPointer { nearest.insert(scores: $0, baseOrdinal: 0) }
-        let first = nearest.sortedResults()
+        let first = nearestLists(query, inverseQueryNorm: inverseQueryNorm, count: initial)
         // A filter widens the scan until it has scored as many matching rows as the unfiltered
         // scan of the same probes would score: the scoring work (and, for a filter unrelated to
         // the geometry, the recall) then matches the unfiltered search's, and a selective filter
@@ -187,8 +186,11 @@ public final class IVFIndex: Sendable {
         return bytes.withUnsafeBytes { raw in
             for c in first { scan.scan(list: c.ordinal, raw) }
             if (scan.found < k || scan.vectorsScanned < budget) && initial < listCount {
+                let centroidScores = self.centroidScores(query, inverseQueryNorm: inverseQueryNorm)
+                var probed = [Bool](repeating: false, count: listCount)
+                for c in first { probed[c.ordinal] = true }
                 let rest = (0..<listCount).sorted { (centroidScores[$0], $0) < (centroidScores[$1], $1) }
-                for list in rest[initial...] where scan.found < k || scan.vectorsScanned < budget {
+                for list in rest where !probed[list] && (scan.found < k || scan.vectorsScanned < budget) {
                     scan.scan(list: list, raw)
                 }
             }
@@ -201,6 +203,42 @@ public final class IVFIndex: Sendable {
         search(query, k: k, probes: probes(forRecall: recallTarget), filter: filter)
     }
 
+    /// The `count` lists whose centroids score best (`centroidScores`, ties by lower list),
+    /// best first. Large indexes estimate every centroid's score from its 8-bit copy, then
+    /// score exactly the best `count` + a margin of the estimates (a quarter more, at least 16):
+    /// the 8-bit error moves a centroid by a rank or two, so the exact top `count` is among them
+    /// and the answer is the one the exact scores of every centroid would give.
+    public func nearestLists(_ query: [Float], inverseQueryNorm: Float, count: Int) -> [ScoredOrdinal] {
+        let shortlist = count + max(16, count / 4)
+        var nearest = TopKSelector(k: count)
+        guard shortlist * 4 < listCount else {
+            centroidScores(query, inverseQueryNorm: inverseQueryNorm).withUnsafeBufferPointer { nearest.insert(scores: $0, baseOrdinal: 0) }
+            return nearest.sortedResults()
+        }
+        let scale: Float = metric == .cosineDistance ? 2 * inverseQueryNorm : 2
+        var estimates = TopKSelector(k: shortlist)
+        var scores = [Float](repeating: 0, count: listCount)
+        query.withUnsafeBufferPointer { q in
+            scores.withUnsafeMutableBufferPointer { out in
+                centroidCodes.codes(head).estimateDots(q, into: out)
+                for j in 0..<listCount { out[j] = centroidNorms[j] - scale * out[j] }
+                estimates.insert(scores: UnsafeBufferPointer(out), baseOrdinal: 0)
+            }
+            let candidates = estimates.sortedResults().map { Int32($0.ordinal) }
+            head.centroids.withUnsafeBufferPointer { c in
+                candidates.withUnsafeBufferPointer { rows in
+                    scores.withUnsafeMutableBufferPointer { out in
+                        let dots = UnsafeMutableBufferPointer(rebasing: out[0..<rows.count])
+                        BatchScorer.dotAllFast(query: q, matrix: c, dimension: dimension, ordinals: rows, into: dots)
+                        for i in 0..<rows.count { dots[i] = centroidNorms[Int(rows[i])] - scale * dots[i] }
+                        nearest.insert(scores: UnsafeBufferPointer(dots), ordinals: rows)
+                    }
+                }
+            }
+        }
+        return nearest.sortedResults()
+    }
+
     /// ‖c‖² − 2·q'·c per centroid, where q' is the query in the training space (unit length for
     /// cosine): the squared distance to each centroid up to a constant.
     private func centroidScores(_ query: [Float], inverseQueryNorm: Float) -> [Float] {
@@ -209,7 +247,7 @@ public final class IVFIndex: Sendable {
         query.withUnsafeBufferPointer { q in
             head.centroids.withUnsafeBufferPointer { c in
                 scores.withUnsafeMutableBufferPointer { out in
-                    BatchScorer.dotAll(query: q, matrix: c, dimension: dimension, rows: 0..<listCount, into: out)
+                    BatchScorer.dotAllFast(query: q, matrix: c, dimension: dimension, rows: 0..<listCount, into: out)
                     for j in 0..<listCount { out[j] = centroidNorms[j] - scale * out[j] }
                 }
             }

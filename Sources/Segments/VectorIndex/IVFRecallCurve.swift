@@ -51,7 +51,7 @@ enum IVFRecallEstimator {
                 let q = UnsafeBufferPointer(rebasing: points[(s * dimension)..<((s + 1) * dimension)])
                 scores.withUnsafeMutableBufferPointer { out in
                     if cosine {
-                        BatchScorer.dotAll(query: q, matrix: points, dimension: dimension, rows: 0..<count, into: out)
+                        BatchScorer.dotAllFast(query: q, matrix: points, dimension: dimension, rows: 0..<count, into: out)
                         for i in 0..<count { out[i] = -out[i] }
                     } else {
                         BatchScorer.l2SquaredAll(query: q, matrix: points, dimension: dimension, rows: 0..<count, into: out)
@@ -61,7 +61,7 @@ enum IVFRecallEstimator {
                     top.insert(scores: UnsafeBufferPointer(out), baseOrdinal: 0)
                 }
                 centroidScores.withUnsafeMutableBufferPointer { out in
-                    BatchScorer.dotAll(query: q, matrix: c, dimension: dimension, rows: 0..<listCount, into: out)
+                    BatchScorer.dotAllFast(query: q, matrix: c, dimension: dimension, rows: 0..<listCount, into: out)
                     for j in 0..<listCount { out[j] = norms[j] - 2 * out[j] }
                 }
                 let order = (0..<listCount).sorted { (centroidScores[$0], $0) < (centroidScores[$1], $1) }

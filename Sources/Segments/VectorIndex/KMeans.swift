@@ -3,7 +3,7 @@ import Kernels
 // Lloyd's k-means with k-means++ seeding over one contiguous row-major matrix.
 //
 // Distances are squared Euclidean, computed as ‖c‖² − 2·x·c (the ‖x‖² term is the same for
-// every centroid, so the argmin needs only one dot product per pair: `BatchScorer.dotAll`
+// every centroid, so the argmin needs only one dot product per pair: `BatchScorer.dotAllFast`
 // over the centroid matrix). Empty clusters are re-seeded by splitting the largest one
 // (faiss's rule: two copies of its centroid nudged apart), so k clusters survive.
 
@@ -100,7 +100,7 @@ enum KMeans {
             dots.withUnsafeMutableBufferPointer { out in
                 for i in 0..<count {
                     let q = UnsafeBufferPointer(rebasing: points[(i * dimension)..<((i + 1) * dimension)])
-                    BatchScorer.dotAll(query: q, matrix: c, dimension: dimension, rows: 0..<k, into: out)
+                    BatchScorer.dotAllFast(query: q, matrix: c, dimension: dimension, rows: 0..<k, into: out)
                     var best = 0
                     var bestScore = Float.infinity
                     for j in 0..<k {
