@@ -91,15 +91,20 @@ import Testing
         var whole = NamespaceProjection(config: config)
         for entry in entries.prefix(applied) { try whole.apply(entry, config: config) }
         var dropped = whole.droppingEntries(through: folded)
+        // The folded entries' live documents are in a segment now: a patch of one of them
+        // completes it from there (NamespaceView), as the whole projection did from its row.
+        var segment = NamespaceProjection(config: config)
+        for entry in entries.prefix(Int(folded)) { try segment.apply(entry, config: config) }
+        let segmentDocument = { (id: DocumentID) in segment.liveRow(of: id).map { segment.document(row: $0) } }
         var rest = NamespaceProjection(config: config)
-        for entry in entries.prefix(applied) where entry.seq > folded { try rest.apply(entry, config: config) }
+        for entry in entries.prefix(applied) where entry.seq > folded { try rest.apply(entry, config: config, base: segmentDocument) }
         // A projection of nothing has applied nothing; a derived one keeps its position.
         if rest.appliedSeq == 0 { #expect(dropped.rowCount == 0 && dropped.appliedSeq == UInt64(applied)) } else {
             Self.expectSame(dropped, rest, "seed \(seed), \(applied) applied, folded through \(folded)")
         }
         for entry in entries.dropFirst(applied) {
-            try dropped.apply(entry, config: config)
-            try rest.apply(entry, config: config)
+            try dropped.apply(entry, config: config, base: segmentDocument)
+            try rest.apply(entry, config: config, base: segmentDocument)
         }
         Self.expectSame(dropped, rest, "seed \(seed), then \(entries.count - applied) more")
         // The whole projection is untouched by deriving from it (a snapshot may be reading it).
