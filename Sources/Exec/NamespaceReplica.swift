@@ -196,15 +196,25 @@ actor NamespaceReplica {
             return (Snapshot(manifest: manifest, projection: NamespaceProjection(config: manifest.config)), 0)
         }
         var view: NamespaceView
-        if let base, base.manifest.version < manifest.version, !base.manifest.isDeleted,
-           manifest.isSameIncarnation(as: base.manifest),
+        // The base's tail projects the same log from an older point on (the log is
+        // append-only within an incarnation), covering at least what this manifest folded.
+        let baseTail = base.flatMap { base -> NamespaceProjection? in
+            guard base.manifest.version < manifest.version, !base.manifest.isDeleted, manifest.isSameIncarnation(as: base.manifest),
+                  base.manifest.indexedThroughSeq <= manifest.indexedThroughSeq,
+                  base.view.tail.appliedSeq >= manifest.indexedThroughSeq else { return nil }
+            return base.view.tail
+        }
+        if let base, baseTail != nil,
            manifest.segments == base.manifest.segments, manifest.indexedThroughSeq == base.manifest.indexedThroughSeq {
             view = base.view
         } else {
             // Only a build that opens segments asks what the query will read (it decodes the query).
             let parts = manifest.segmentList.isEmpty ? nil : prefetch?(manifest.config)
+            // After a flush or compaction of this log, the tail is the base's without the entries
+            // the new segments hold: derived from it, not read, decoded and tokenised again.
+            let tail = baseTail?.droppingEntries(through: manifest.indexedThroughSeq) ?? NamespaceProjection(config: manifest.config)
             view = NamespaceView(segments: try await openSegmentViews(manifest.segmentList, current: !historical, prefetch: parts),
-                                 tail: NamespaceProjection(config: manifest.config))
+                                 tail: tail)
         }
         let pending = manifest.wal.filter { $0.seq > max(view.tail.appliedSeq, manifest.indexedThroughSeq) }
         let manifests = self.manifests

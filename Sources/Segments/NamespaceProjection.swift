@@ -25,10 +25,18 @@ public struct NamespaceProjection: Sendable {
     public private(set) var columns: [String: SparseColumn] = [:]
     public private(set) var textIndexes: [String: TextIndex] = [:]
     public private(set) var rowForID: [DocumentID: Int32] = [:]
+    /// Every id an applied event touched, with the sequence number of the last entry that did:
+    /// these shadow older copies in segments (the sequence number says which stay shadowing
+    /// when a flush folds a prefix of the entries, `droppingEntries(through:)`).
+    private var lastTouchedSeq: [DocumentID: UInt64] = [:]
     /// Every id an applied event touched: these shadow older copies in segments.
-    public private(set) var touchedIDs: Set<DocumentID> = []
+    public var touchedIDs: Dictionary<DocumentID, UInt64>.Keys { lastTouchedSeq.keys }
     /// Approximate bytes of live documents.
     public private(set) var logicalBytes = 0
+    /// `approximateBytes` of each row's document, so a kill needs no materialised document.
+    private var rowBytes: [Int] = []
+    /// Where each applied entry's rows end, in sequence order (rows are appended in that order).
+    private var entryEnds: [(seq: UInt64, rowEnd: Int)] = []
 
     public init(config: NamespaceConfig) {
         self.config = config
@@ -97,8 +105,9 @@ public struct NamespaceProjection: Sendable {
             }
         }
         updateConfig(newConfig)
-        for event in entry.events { apply(event, base: base) }
+        for event in entry.events { apply(event, base: base, seq: entry.seq) }
         appliedSeq = entry.seq
+        entryEnds.append((entry.seq, rowCount))
     }
 
     /// Adopts a newer config: full-text attributes that appear get an index over existing rows.
@@ -119,8 +128,8 @@ public struct NamespaceProjection: Sendable {
         config = newConfig
     }
 
-    mutating func apply(_ event: WriteEvent, base: (DocumentID) -> Document?) {
-        let firstTouch = touchedIDs.insert(event.id).inserted
+    mutating func apply(_ event: WriteEvent, base: (DocumentID) -> Document?, seq: UInt64) {
+        let firstTouch = lastTouchedSeq.updateValue(seq, forKey: event.id) == nil
         switch event {
         case .upsert(let document):
             kill(event.id)
@@ -149,7 +158,7 @@ public struct NamespaceProjection: Sendable {
         guard let row = liveRow(of: id) else { return }
         alive[row] = false
         liveCount -= 1
-        logicalBytes -= Self.approximateBytes(document(row: row))
+        logicalBytes -= rowBytes[row]
         for name in textIndexNames {
             let old = value(name, row: row)
             textIndexes[name]!.remove(row: Int32(row), value: old)
@@ -162,7 +171,9 @@ public struct NamespaceProjection: Sendable {
         alive.append(true)
         liveCount += 1
         rowForID[document.id] = row
-        logicalBytes += Self.approximateBytes(document)
+        let bytes = Self.approximateBytes(document)
+        logicalBytes += bytes
+        rowBytes.append(bytes)
 
         if let vector = document.vector {
             if vectors == nil { vectors = ChunkedColumn<Float>(width: vector.count) }
@@ -185,6 +196,47 @@ public struct NamespaceProjection: Sendable {
         }
     }
 
+    /// The projection of the entries after `seq` alone, as applying only them to a fresh
+    /// projection would build it (same rows in the same order, same statistics), derived
+    /// from this one without decoding or tokenising anything again. A flush folded the
+    /// entries up to `seq` into a segment: the rows they appended leave the tail, and the ids
+    /// only they touched stop shadowing segments (the new segment holds those documents).
+    public func droppingEntries(through seq: UInt64) -> NamespaceProjection {
+        let folded = entryEnds.last { $0.seq <= seq }?.rowEnd ?? 0
+        guard folded > 0 || lastTouchedSeq.values.contains(where: { $0 <= seq }) else { return self }
+        var kept = NamespaceProjection(config: config)
+        kept.appliedSeq = appliedSeq
+        kept.ids = Array(ids[folded...])
+        kept.alive = Array(alive[folded...])
+        kept.liveCount = kept.alive.reduce(0) { $1 ? $0 + 1 : $0 }
+        kept.hasVector = Array(hasVector[folded...])
+        kept.rowBytes = Array(rowBytes[folded...])
+        kept.logicalBytes = zip(kept.alive, kept.rowBytes).reduce(0) { $1.0 ? $0 + $1.1 : $0 }
+        // Vector slots follow the rows: the first kept row with a vector has the first kept slot.
+        let firstSlot = vectorSlot[folded...].first { $0 >= 0 } ?? -1
+        kept.vectorSlot = vectorSlot[folded...].map { $0 < 0 ? -1 : $0 - firstSlot }
+        if let vectors, firstSlot >= 0 {
+            var copied = ChunkedColumn<Float>(width: vectors.width)
+            for slot in Int(firstSlot)..<vectors.count {
+                vectors.withRow(slot) { copied.append(row: $0) }
+                kept.inverseNorms.append(inverseNorms[slot])
+            }
+            kept.vectors = copied
+        }
+        for (name, column) in columns {
+            let suffix = column.droppingRows(below: folded)
+            if suffix.count > 0 { kept.columns[name] = suffix }
+        }
+        for (name, index) in textIndexes {
+            kept.textIndexes[name] = index.droppingRows(below: folded, alive: alive)
+        }
+        kept.rowForID.reserveCapacity(kept.ids.count)
+        for (row, id) in kept.ids.enumerated() { kept.rowForID[id] = Int32(row) }
+        kept.lastTouchedSeq = lastTouchedSeq.filter { $0.value > seq }
+        kept.entryEnds = entryEnds.filter { $0.seq > seq }.map { ($0.seq, $0.rowEnd - folded) }
+        return kept
+    }
+
     /// The names of the text indexes as an independent array. Mutating `textIndexes`
     /// while iterating one of its own views would keep the old storage alive and copy every
     /// posting list on each row (copy-on-write), so loops iterate this copy instead.
@@ -195,8 +247,8 @@ public struct NamespaceProjection: Sendable {
     public var approximateHeldBytes: Int {
         let idStride = MemoryLayout<DocumentID>.stride
         var bytes = (vectors?.count ?? 0) * (vectors?.width ?? 0) * 4 + inverseNorms.count * 4
-        bytes += rowCount * (idStride + 1 + 1 + 4)                      // ids, alive, hasVector, vectorSlot
-        bytes += (rowForID.count + touchedIDs.count) * (idStride + 4) * 2  // hash tables at their load factor
+        bytes += rowCount * (idStride + 1 + 1 + 4 + 8)                  // ids, alive, hasVector, vectorSlot, rowBytes
+        bytes += (rowForID.count * (idStride + 4) + lastTouchedSeq.count * (idStride + 8)) * 2  // hash tables at their load factor
         bytes += logicalBytes - (vectors?.width ?? 0) * 4 * liveCount   // attribute values, roughly
         for index in textIndexes.values {
             bytes += index.postings.reduce(0) { $0 + $1.key.utf8.count + 48 + $1.value.rows.count * 6 } + index.lengths.count * 4

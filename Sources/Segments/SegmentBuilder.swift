@@ -53,7 +53,10 @@ public enum SegmentBuilder {
                 }
             }
             if let fts = textIndexes[name] {
-                parts.append(("text/\(name)", SegmentTextIndex.build(values, tokenizer: Tokenizer(fts))))
+                // A flushed tail inverted its text as it was written: no second tokenisation.
+                let text = rows.invertedText(name, fts).map(SegmentTextIndex.encode)
+                    ?? SegmentTextIndex.build(values, tokenizer: Tokenizer(fts))
+                parts.append(("text/\(name)", text))
             }
         }
         let meta = SegmentMeta(rowCount: rowCount, minSeq: minSeq, maxSeq: maxSeq, dimension: rows.dimension,

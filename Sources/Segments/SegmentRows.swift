@@ -16,6 +16,9 @@ public struct SegmentRows {
     public var attributeNames: Set<String>
     /// The value of `attribute` for every row, in row order (null where absent).
     public var column: (_ attribute: String) -> [AttributeValue]
+    /// The text index of `attribute` over these rows, already inverted under `config`, when
+    /// the source holds it (a flushed tail's); nil: the builder tokenises the column.
+    public var invertedText: (_ attribute: String, _ config: FullTextConfig) -> SegmentTextIndex.Inverted? = { _, _ in nil }
 
     public var count: Int { ids.count }
 
@@ -84,5 +87,12 @@ public struct SegmentRows {
             vectors.append(contentsOf: vector)
         }
         column = { name in origins.map { sources[Int($0.source)].value(name, row: Int($0.row)) } }
+        if segments.isEmpty, let tail {
+            // Every row comes from the tail: its text indexes, renumbered, are the segment's.
+            var segmentRow = [Int32](repeating: -1, count: tail.rowCount)
+            for (row, origin) in origins.enumerated() { segmentRow[Int(origin.row)] = Int32(row) }
+            let count = origins.count
+            invertedText = { name, config in tail.textIndexes[name]?.inverted(config: config, segmentRows: segmentRow, count: count) }
+        }
     }
 }

@@ -71,8 +71,20 @@ public struct SegmentTextIndex: Sendable {
                 postings[term, default: ([], [])].tfs.append(UInt32(clamping: tf))
             }
         }
+        return encode(lengths: lengths, postings: postings)
+    }
+
+    /// An index already inverted: the token count of every row, and per term its rows
+    /// (ascending) with their term frequencies.
+    public typealias Inverted = (lengths: [UInt32], postings: [String: (rows: [Int32], tfs: [UInt32])])
+
+    public static func encode(_ inverted: Inverted) -> [UInt8] {
+        encode(lengths: inverted.lengths, postings: inverted.postings)
+    }
+
+    static func encode(lengths: [UInt32], postings: [String: (rows: [Int32], tfs: [UInt32])]) -> [UInt8] {
         var w = BinaryWriter()
-        w.u32(UInt32(values.count))
+        w.u32(UInt32(lengths.count))
         for length in lengths { w.u32(length) }
         let sortedTerms = postings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         w.u32(UInt32(sortedTerms.count))

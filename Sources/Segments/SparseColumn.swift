@@ -24,6 +24,14 @@ public struct SparseColumn: Sendable {
 
     /// Rows holding a value.
     public var count: Int { rows.count }
+
+    /// The values of rows `first...` alone, renumbered from 0 (the tail after a flush).
+    public func droppingRows(below first: Int) -> SparseColumn {
+        var kept = SparseColumn()
+        let start = SortedRows.firstPosition(atOrAbove: first, count: rows.count) { rows[$0] }
+        for i in start..<rows.count { kept.append(row: Int(rows[i]) - first, values[i]) }
+        return kept
+    }
 }
 
 /// Lookup in an ascending list of row ordinals (sparse columns keep one).
@@ -31,12 +39,19 @@ enum SortedRows {
     /// Where `row` stands in the list read through `rowAt`, or nil when it is not listed.
     @inline(__always)
     static func position(of row: Int, count: Int, _ rowAt: (Int) -> Int32) -> Int? {
+        let lo = firstPosition(atOrAbove: row, count: count, rowAt)
+        return lo < count && rowAt(lo) == Int32(row) ? lo : nil
+    }
+
+    /// The position of the first listed row at or above `row` (`count` when none is).
+    @inline(__always)
+    static func firstPosition(atOrAbove row: Int, count: Int, _ rowAt: (Int) -> Int32) -> Int {
         var lo = 0, hi = count
         let target = Int32(row)
         while lo < hi {
             let mid = (lo + hi) / 2
             if rowAt(mid) < target { lo = mid + 1 } else { hi = mid }
         }
-        return lo < count && rowAt(lo) == target ? lo : nil
+        return lo
     }
 }

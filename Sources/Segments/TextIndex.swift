@@ -85,6 +85,63 @@ public struct TextIndex: Sendable {
         }
     }
 
+    /// The index of rows `first...` alone, renumbered from 0, as indexing only them would
+    /// build it: the statistics lose the rows below `first` that `alive` (per row of the
+    /// projection) says are live, and terms no kept row holds disappear.
+    public func droppingRows(below first: Int, alive: [Bool]) -> TextIndex {
+        guard first > 0 else { return self }
+        var kept = TextIndex(tokenizer: tokenizer)
+        kept.documentCount = documentCount
+        kept.totalLength = totalLength
+        for row in 0..<min(first, lengths.count) where alive[row] && lengths[row] > 0 {
+            kept.documentCount -= 1
+            kept.totalLength -= Int(lengths[row])
+        }
+        for row in first..<lengths.count { kept.lengths.append(lengths[row]) }
+        let base = Int32(first)
+        for (term, list) in postings {
+            // Rows ascend: the kept ones are a suffix of the list.
+            let lo = SortedRows.firstPosition(atOrAbove: first, count: list.rows.count) { list.rows[$0] }
+            guard lo < list.rows.count else { continue }
+            var suffix = Postings()
+            suffix.rows = list.rows[lo...].map { $0 - base }
+            suffix.termFrequencies = Array(list.termFrequencies[lo...])
+            suffix.documentFrequency = list.documentFrequency - list.rows[..<lo].reduce(0) { alive[Int($1)] ? $0 + 1 : $0 }
+            kept.postings[term] = suffix
+        }
+        return kept
+    }
+
+    private init(tokenizer: Tokenizer) {
+        self.tokenizer = tokenizer
+    }
+
+    /// This index over the rows `segmentRows` maps (row → new row, -1: left out), renumbered,
+    /// as `SegmentTextIndex.build` inverts those rows' values into `count` rows. Nil when this
+    /// index tokenises under another config, or a term frequency reached the clamp of
+    /// `Postings.termFrequencies` (then only tokenising again gives the exact count).
+    public func inverted(config: FullTextConfig, segmentRows: [Int32], count: Int) -> SegmentTextIndex.Inverted? {
+        guard tokenizer.config == config else { return nil }
+        var newLengths = [UInt32](repeating: 0, count: count)
+        for (row, target) in segmentRows.enumerated() where target >= 0 { newLengths[Int(target)] = lengths[row] }
+        var inverted: [String: (rows: [Int32], tfs: [UInt32])] = [:]
+        inverted.reserveCapacity(postings.count)
+        var pairs: [(row: Int32, tf: UInt16)] = []
+        for (term, list) in postings {
+            pairs.removeAll(keepingCapacity: true)
+            for (row, tf) in zip(list.rows, list.termFrequencies) {
+                let target = segmentRows[Int(row)]
+                guard target >= 0 else { continue }
+                guard tf < UInt16.max else { return nil }
+                pairs.append((target, tf))
+            }
+            guard !pairs.isEmpty else { continue }
+            pairs.sort { $0.row < $1.row }
+            inverted[term] = (pairs.map(\.row), pairs.map { UInt32($0.tf) })
+        }
+        return (newLengths, inverted)
+    }
+
     /// Query terms, deduplicated in first-seen order.
     public func queryTerms(_ text: String) -> [String] {
         var seen = Set<String>()

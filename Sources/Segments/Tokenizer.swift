@@ -1,4 +1,5 @@
 public import Log
+import Synchronization
 
 /// Turns text into BM25 terms: split on anything that is not a letter or digit,
 /// lowercase (unless case-sensitive), drop English stopwords (unless disabled), and stem
@@ -34,7 +35,7 @@ public struct Tokenizer: Sendable {
                 && Self.englishStopwords.contains(config.caseSensitive ? token.lowercased() : token) {
                 return
             }
-            result.append(config.stemming ? EnglishStemmer.stem(token) : token)
+            result.append(token)
         }
         for scalar in text.unicodeScalars {
             let v = scalar.value
@@ -56,7 +57,31 @@ public struct Tokenizer: Sendable {
             }
         }
         flush()
+        if config.stemming { Self.stem(&result) }
         return result
+    }
+
+    /// Stems of recent words. Stemming is a pure function of the word and the costliest step
+    /// of tokenising, while a corpus repeats a small vocabulary: a hit is one hash lookup.
+    /// Bounded: emptied when full.
+    private static let stems = Mutex<[String: String]>([:])
+    static let stemCacheCapacity = 1 << 16
+
+    /// Replaces every word by its stem (one lock per text, not per word).
+    static func stem(_ words: inout [String]) {
+        guard !words.isEmpty else { return }
+        stems.withLock { cache in
+            for i in words.indices {
+                if let stem = cache[words[i]] {
+                    words[i] = stem
+                    continue
+                }
+                let stem = EnglishStemmer.stem(words[i])
+                if cache.count >= stemCacheCapacity { cache.removeAll(keepingCapacity: true) }
+                cache[words[i]] = stem
+                words[i] = stem
+            }
+        }
     }
 
     /// Terms of an attribute value: strings, and every string of a string array.
