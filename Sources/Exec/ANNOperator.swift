@@ -75,7 +75,7 @@ public final class ANNOperator: OperatorBase, PhysicalOperator {
                     if collecting == nil { collecting = (input.source, Bitset(count: view.segment.rowCount), 0) }
                     for row in input.rows { collecting!.rows.set(Int(row)) }
                     collecting!.count += input.count
-                } else if let scored = scorer.score(input) {
+                } else if let scored = try scorer.score(input) {
                     ready.append(scored)
                 }
             }
@@ -97,11 +97,11 @@ public final class ANNOperator: OperatorBase, PhysicalOperator {
             var rows: [Int32] = []
             rows.reserveCapacity(count)
             candidates.forEachSetBit { rows.append(Int32($0)) }
-            return scorer.score(RowBatch(source: source, rows: rows))
+            return try scorer.score(RowBatch(source: source, rows: rows))
         }
         // Unfiltered and nothing hidden: no bitset to apply inside the lists.
         let everyRow = count == view.segment.rowCount
-        let result = index.search(scorer.query, k: k, probes: lists, filter: everyRow ? nil : .bitset(candidates))
+        let result = try index.search(scorer.query, k: k, probes: lists, filter: everyRow ? nil : .bitset(candidates))
         actuals.notes.append("\(name): ivf \(result.listsProbed)/\(index.listCount) lists, \(result.vectorsScanned) vectors scanned, "
                              + (probes.map { "probes=\($0)" } ?? "recall_target=\(recallTarget)") + ", \(count) candidates")
         guard !result.neighbors.isEmpty else { return nil }

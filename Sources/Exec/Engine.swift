@@ -218,7 +218,7 @@ public final class Engine: Sendable {
         var documents: [Document] = []
         documents.reserveCapacity(snapshot.view.liveCount)
         for source in snapshot.view.sources {
-            for row in 0..<source.rowCount where source.isVisible(row) { documents.append(source.document(row: row)) }
+            for row in 0..<source.rowCount where source.isVisible(row) { documents.append(try source.document(row: row)) }
         }
         // Built, not decoded: the documents were validated when the source accepted them.
         // The committer uses it only while the destination is still empty; if it was
@@ -381,8 +381,8 @@ public final class Engine: Sendable {
         let plan = try QueryPlanner.plan(query, statistics: statistics(snapshot))
         let context = snapshot.context
         let result = try executor.run(plan, context: context)
-        let rows = result.rows.map {
-            ResponseBuilder.row($0, sources: context.sources, selection: query.attributes, base64: query.vectorsAsBase64)
+        let rows = try result.rows.map {
+            try ResponseBuilder.row($0, sources: context.sources, selection: query.attributes, base64: query.vectorsAsBase64)
         }
         return (rows, result, Self.nanos(since: started))
     }
@@ -419,7 +419,7 @@ public final class Engine: Sendable {
         var recallSum = 0.0, annCount = 0, exactCount = 0
         for _ in 0..<num {
             let reference = candidates.randomElement(using: &generator)!
-            let vector = context.sources[reference.source].vector(row: reference.row)!
+            let vector = try context.sources[reference.source].vector(row: reference.row)!
             var query = QueryRequest()
             query.topK = topK
             query.filter = filter

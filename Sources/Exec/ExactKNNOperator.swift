@@ -28,13 +28,13 @@ public final class ExactKNNOperator: OperatorBase, PhysicalOperator {
                 let input = try child.next()
                 if let held = collecting, held.source != input?.source {
                     collecting = nil
-                    if let scored = scorer.score(held) { ready.append(scored) }
+                    if let scored = try scorer.score(held) { ready.append(scored) }
                 }
                 guard let input else { break }
                 actuals.rowsExamined += input.count
                 if case .segment = scorer.sources[input.source] {
                     if collecting == nil { collecting = input } else { collecting!.rows += input.rows }
-                } else if let scored = scorer.score(input) {
+                } else if let scored = try scorer.score(input) {
                     ready.append(scored)
                 }
             }
@@ -59,7 +59,7 @@ struct ExactVectorScorer {
         inverseQueryNorm = norm > 0 ? 1 / norm : 0
     }
 
-    func score(_ input: RowBatch) -> RowBatch? {
+    func score(_ input: RowBatch) throws -> RowBatch? {
         precondition(input.source >= 0, "vector scans take batches of one source")
         switch sources[input.source] {
         case .tail(let projection):
@@ -70,23 +70,23 @@ struct ExactVectorScorer {
             let slots = candidates.map { projection.vectorSlot[Int($0)] }
             return RowBatch(source: input.source, rows: candidates, scores: distances(slots, vectors, projection.inverseNorms))
         case .segment(let view):
-            return segmentDistances(input, view.segment.vectors)
+            return try segmentDistances(input, view.segment.vectors)
         }
     }
 
     /// Distances to segment rows, block by block of the segment's vector storage (its matrix,
     /// or its IVF lists): each block is one kernel call over the wanted positions, a plain
     /// range when they are consecutive (a whole list of an unfiltered scan).
-    private func segmentDistances(_ input: RowBatch, _ vectors: SegmentVectors?) -> RowBatch? {
+    private func segmentDistances(_ input: RowBatch, _ vectors: SegmentVectors?) throws -> RowBatch? {
         guard let vectors else { return nil }
         let placement = vectors.placement(of: input.rows)
         guard !placement.rows.isEmpty else { return nil }
         var scores = [Float](repeating: 0, count: placement.rows.count)
         var scratch: [Float] = []
         let cosine = metric == .cosineDistance
-        query.withUnsafeBufferPointer { q in
-            scores.withUnsafeMutableBufferPointer { out in
-                vectors.forEachBlock(placement) { block in
+        try query.withUnsafeBufferPointer { q in
+            try scores.withUnsafeMutableBufferPointer { out in
+                try vectors.forEachBlock(placement) { block in
                     let n = block.positions.count
                     func fill(_ into: UnsafeMutableBufferPointer<Float>) {
                         if let range = block.contiguous {

@@ -187,7 +187,7 @@ actor GroupCommitter {
                     try await view.load(.everything, store: manifests.store)
                     segmentsLoaded = true
                 }
-                attempt.outcomes.append(resolver.resolve(request))
+                attempt.outcomes.append(try resolver.resolve(request))
                 attempt.accepted.append(index)
             } catch {
                 attempt.rejected.append((index, error))

@@ -134,7 +134,7 @@ struct Indexer {
         }
         let columns = SegmentPartRequest(columns: nil)
         for view in inputs { try await view.segment.load(columns, store: store) }
-        let rows = SegmentRows(segments: inputs, vectorsFrom: vectorViews)
+        let rows = try SegmentRows(segments: inputs, vectorsFrom: vectorViews)
         vectorViews = []
         return try SegmentBuilder.build(rows, config: config, minSeq: minSeq, maxSeq: maxSeq)
     }

@@ -15,7 +15,7 @@ enum MemoryBreakdown {
         for segment in view.segments.map(\.segment) {
             rows += segment.rowCount
             loaded += segment.loadedBytes
-            ivf += segment.vectorIndex?.bytes.count ?? 0
+            ivf += segment.vectorIndex?.heldBytes ?? 0
             if let vectors = segment.vectors {
                 derived += vectors.derivedBytes
                 if !vectors.readsIndexLists { vectorsPart += vectors.count * vectors.dimension * 4 }

@@ -15,15 +15,15 @@ enum ResponseBuilder {
     }
 
     /// One result row with the selected attributes.
-    static func row(_ scored: ScoredRow, sources: [RowSource], selection: AttributeSelection, base64: Bool) -> JSONValue {
+    static func row(_ scored: ScoredRow, sources: [RowSource], selection: AttributeSelection, base64: Bool) throws -> JSONValue {
         let source = sources[scored.source]
         var object = JSONObject()
         object["id"] = source.id(scored.row).json
         if let score = scored.score { object["$dist"] = .double(Double(score)) }
-        func add(_ name: String) {
+        func add(_ name: String) throws {
             if name == "id" { return }
             if name == "vector" {
-                if let values = source.vector(row: scored.row) { object["vector"] = vector(values, base64: base64) }
+                if let values = try source.vector(row: scored.row) { object["vector"] = vector(values, base64: base64) }
                 return
             }
             let value = source.value(name, row: scored.row)
@@ -31,20 +31,20 @@ enum ResponseBuilder {
         }
         switch selection {
         case .none: break
-        case .only(let names): names.forEach(add)
+        case .only(let names): try names.forEach(add)
         case .all:
-            source.attributeNames.sorted().forEach(add)
-            add("vector")
+            try source.attributeNames.sorted().forEach(add)
+            try add("vector")
         case .allExcept(let excluded):
             let skip = Set(excluded)
-            source.attributeNames.sorted().filter { !skip.contains($0) }.forEach(add)
-            if !skip.contains("vector") { add("vector") }
+            try source.attributeNames.sorted().filter { !skip.contains($0) }.forEach(add)
+            if !skip.contains("vector") { try add("vector") }
         }
         return .object(object)
     }
 
-    static func row(_ scored: ScoredRow, projection: NamespaceProjection, selection: AttributeSelection, base64: Bool) -> JSONValue {
-        row(scored, sources: [.tail(projection)], selection: selection, base64: base64)
+    static func row(_ scored: ScoredRow, projection: NamespaceProjection, selection: AttributeSelection, base64: Bool) throws -> JSONValue {
+        try row(scored, sources: [.tail(projection)], selection: selection, base64: base64)
     }
 
     static func billing(_ snapshot: Snapshot?, returned: Int) -> JSONValue {

@@ -40,9 +40,9 @@ struct WriteResolver {
     }
 
     /// The live document of an id as of the events resolved so far.
-    func current(_ id: DocumentID) -> Document? {
+    func current(_ id: DocumentID) throws -> Document? {
         if let entry = overlay[id] { return entry }
-        return view.liveDocument(of: id)
+        return try view.liveDocument(of: id)
     }
 
     /// Ids of live documents matching a filter, in id order.
@@ -62,43 +62,45 @@ struct WriteResolver {
     }
 
     /// Resolves one request; its config becomes the batch's config.
-    mutating func resolve(_ request: WriteRequest) -> WriteOutcome {
+    /// Throws only when reading a document from a segment fails (an I/O error, not the
+    /// request's fault).
+    mutating func resolve(_ request: WriteRequest) throws -> WriteOutcome {
         config = request.config
         var outcome = WriteOutcome(returnAffectedIDs: request.returnAffectedIDs)
 
         if let filter = request.deleteByFilter {
-            for id in matching(filter) where record(.delete(id)) { outcome.deleted.append(id) }
+            for id in matching(filter) where try record(.delete(id)) { outcome.deleted.append(id) }
         }
         if let (filter, attributes) = request.patchByFilter {
-            for id in matching(filter) where record(.patch(id: id, attributes: attributes, vector: nil)) {
+            for id in matching(filter) where try record(.patch(id: id, attributes: attributes, vector: nil)) {
                 outcome.patched.append(id)
             }
         }
         for document in request.upserts {
-            if let condition = request.upsertCondition, let existing = current(document.id),
+            if let condition = request.upsertCondition, let existing = try current(document.id),
                !condition.substitutingReferences(document).matches(existing, config: config) {
                 continue
             }
-            if record(.upsert(document)) { outcome.upserted.append(document.id) }
+            if try record(.upsert(document)) { outcome.upserted.append(document.id) }
         }
         for patch in request.patches {
-            guard let existing = current(patch.id) else { continue }
+            guard let existing = try current(patch.id) else { continue }
             if let condition = request.patchCondition {
                 var incoming = existing
                 for (name, value) in patch.attributes { incoming.attributes[name] = value.isNull ? nil : value }
                 if !condition.substitutingReferences(incoming).matches(existing, config: config) { continue }
             }
-            if record(.patch(id: patch.id, attributes: patch.attributes, vector: patch.vector)) {
+            if try record(.patch(id: patch.id, attributes: patch.attributes, vector: patch.vector)) {
                 outcome.patched.append(patch.id)
             }
         }
         for id in request.deletes {
-            guard let existing = current(id) else { continue }
+            guard let existing = try current(id) else { continue }
             if let condition = request.deleteCondition,
                !condition.substitutingReferences(Document(id: id)).matches(existing, config: config) {
                 continue
             }
-            if record(.delete(id)) { outcome.deleted.append(id) }
+            if try record(.delete(id)) { outcome.deleted.append(id) }
         }
         outcome.logicalBytesWritten = outcome.upserted.count == 0 && outcome.patched.count == 0 ? 0 :
             request.upserts.reduce(0) { $0 + NamespaceProjection.approximateBytes($1) }
@@ -107,8 +109,8 @@ struct WriteResolver {
 
     /// Appends an event and updates the overlay; false when it changes nothing
     /// (a patch or delete of a document that does not exist).
-    private mutating func record(_ event: WriteEvent) -> Bool {
-        let before = current(event.id)
+    private mutating func record(_ event: WriteEvent) throws -> Bool {
+        let before = try current(event.id)
         let after: Document?
         switch event {
         case .upsert(let document):

@@ -27,17 +27,27 @@ public struct ScalarQuantizer: Sendable {
         precondition(dimension > 0, "ScalarQuantizer: dimension must be positive")
         var low = [Float](repeating: .infinity, count: dimension)
         var high = [Float](repeating: -.infinity, count: dimension)
-        for i in 0..<count {
-            let r = row(i), s = scale(i)
-            for j in 0..<dimension {
-                let x = r[j] * s
-                guard x.isFinite else { continue }
-                low[j] = Swift.min(low[j], x)
-                high[j] = Swift.max(high[j], x)
-            }
+        for i in 0..<count { Self.widen(&low, &high, with: row(i), scale: scale(i)) }
+        self.init(low: low, high: high)
+    }
+
+    /// Widens per-dimension ranges (start at +∞ / −∞) to cover `row · scale`'s finite values,
+    /// for callers that visit the rows themselves (one at a time, from a file).
+    public static func widen(_ low: inout [Float], _ high: inout [Float], with row: UnsafeBufferPointer<Float>, scale s: Float) {
+        for j in 0..<low.count {
+            let x = row[j] * s
+            guard x.isFinite else { continue }
+            low[j] = Swift.min(low[j], x)
+            high[j] = Swift.max(high[j], x)
         }
-        var step = [Float](repeating: 1, count: dimension)
-        for j in 0..<dimension {
+    }
+
+    /// The quantiser whose codes span `low[j]…high[j]` per dimension (as `widen` left them).
+    public init(low: [Float], high: [Float]) {
+        precondition(!low.isEmpty && low.count == high.count, "ScalarQuantizer: \(low.count) lows, \(high.count) highs")
+        var low = low
+        var step = [Float](repeating: 1, count: low.count)
+        for j in 0..<low.count {
             if low[j] > high[j] { low[j] = 0; continue }        // no finite value: anything decodes to 0
             let width = (high[j] - low[j]) / 255
             step[j] = width > 0 && width.isFinite ? width : 1  // a constant dimension: every code is 0

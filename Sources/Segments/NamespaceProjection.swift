@@ -85,7 +85,7 @@ public struct NamespaceProjection: Sendable {
     /// `base` finds the document a v1 patch event changes when the tail does not hold it (it
     /// lives in a segment); WAL entries written since segments exist log patches as upserts.
     public mutating func apply(_ entry: WALEntry, config newConfig: NamespaceConfig,
-                               base: (DocumentID) -> Document? = { _ in nil }) throws {
+                               base: (DocumentID) throws -> Document? = { _ in nil }) throws {
         let object = "wal entry \(entry.seq)"
         guard entry.seq > appliedSeq else {
             throw FormatError(.corrupt, object: object, "out of sequence: applied after \(appliedSeq)")
@@ -105,7 +105,7 @@ public struct NamespaceProjection: Sendable {
             }
         }
         updateConfig(newConfig)
-        for event in entry.events { apply(event, base: base, seq: entry.seq) }
+        for event in entry.events { try apply(event, base: base, seq: entry.seq) }
         appliedSeq = entry.seq
         entryEnds.append((entry.seq, rowCount))
     }
@@ -128,7 +128,8 @@ public struct NamespaceProjection: Sendable {
         config = newConfig
     }
 
-    mutating func apply(_ event: WriteEvent, base: (DocumentID) -> Document?, seq: UInt64) {
+    /// `base` reads a document in a segment (it throws only when a read of the segment fails).
+    mutating func apply(_ event: WriteEvent, base: (DocumentID) throws -> Document?, seq: UInt64) throws {
         let firstTouch = lastTouchedSeq.updateValue(seq, forKey: event.id) == nil
         switch event {
         case .upsert(let document):
@@ -138,7 +139,7 @@ public struct NamespaceProjection: Sendable {
             var document: Document
             if let row = liveRow(of: id) {
                 document = self.document(row: row)
-            } else if firstTouch, let older = base(id) {
+            } else if firstTouch, let older = try base(id) {
                 document = older
             } else {
                 return

@@ -22,7 +22,7 @@ public struct NamespaceView: Sendable {
     /// Applies a committed WAL entry to the tail and hides the segment rows it supersedes.
     public mutating func apply(_ entry: WALEntry, config: NamespaceConfig) throws {
         let view = self
-        try tail.apply(entry, config: config) { id in view.segmentDocument(of: id) }
+        try tail.apply(entry, config: config) { id in try view.segmentDocument(of: id) }
         for event in entry.events { shadowInSegments(event.id) }
     }
 
@@ -47,14 +47,14 @@ public struct NamespaceView: Sendable {
     public func exists(_ id: DocumentID) -> Bool { locate(id) != nil }
 
     /// The live document of an id (segment parts must be loaded: `load(.everything, …)`).
-    public func liveDocument(of id: DocumentID) -> Document? {
+    public func liveDocument(of id: DocumentID) throws -> Document? {
         guard let (source, row) = locate(id) else { return nil }
-        return source == segments.count ? tail.document(row: row) : segments[source].document(row: row)
+        return source == segments.count ? tail.document(row: row) : try segments[source].document(row: row)
     }
 
-    private func segmentDocument(of id: DocumentID) -> Document? {
+    private func segmentDocument(of id: DocumentID) throws -> Document? {
         for view in segments.reversed() {
-            if let row = view.segment.row(of: id), view.visible.contains(row) { return view.document(row: row) }
+            if let row = view.segment.row(of: id), view.visible.contains(row) { return try view.document(row: row) }
         }
         return nil
     }

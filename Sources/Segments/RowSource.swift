@@ -55,9 +55,9 @@ public enum RowSource: Sendable {
         }
     }
 
-    public func vector(row: Int) -> [Float]? {
+    public func vector(row: Int) throws -> [Float]? {
         switch self {
-        case .segment(let view): return view.segment.vectors?.vector(ofRow: row)
+        case .segment(let view): return try view.segment.vectors?.vector(ofRow: row)
         case .tail(let projection):
             return projection.vector(row: row)
         }
@@ -71,9 +71,9 @@ public enum RowSource: Sendable {
         }
     }
 
-    public func document(row: Int) -> Document {
+    public func document(row: Int) throws -> Document {
         switch self {
-        case .segment(let view): return view.document(row: row)
+        case .segment(let view): return try view.document(row: row)
         case .tail(let projection): return projection.document(row: row)
         }
     }

@@ -154,8 +154,13 @@ public final class Segment: Sendable {
     public static func open(_ locations: [Location], prefetch: SegmentPartRequest?, store: any ObjectStore) async throws -> [Segment] {
         var reads: [RangeRead] = []
         var wanted: [[String]] = []
-        for location in locations {
-            let names = ["meta", "ids"] + (prefetch.map { partNames($0, parts: location.parts, columnsOfAll: nil) } ?? [])
+        var localIndexes: [Int: LocalRangeReader] = [:]
+        for (at, location) in locations.enumerated() {
+            var names = ["meta", "ids"] + (prefetch.map { partNames($0, parts: location.parts, columnsOfAll: nil) } ?? [])
+            if names.contains("ivf"), let reader = try await localIndexReader(location.key, location.parts, store: store) {
+                localIndexes[at] = reader
+                names.removeAll { $0 == "ivf" }
+            }
             for name in names {
                 guard let part = location.parts[name] else {
                     throw FormatError(.corrupt, object: location.key, "segment has no \(name) part")
@@ -167,7 +172,7 @@ public final class Segment: Sendable {
         let fetched = try await store.getRanges(reads)
         var next = 0
         var segments: [Segment] = []
-        for (location, names) in zip(locations, wanted) {
+        for (at, (location, names)) in zip(locations, wanted).enumerated() {
             var bytes: [String: Data] = [:]
             for name in names {
                 try SegmentFile.verify(fetched[next], location.parts[name]!, name: name, object: location.key)
@@ -180,6 +185,7 @@ public final class Segment: Sendable {
             for name in names.dropFirst(2) {
                 try segment.install(name, bytes[name]!, textConfigs: prefetch?.textIndexes ?? [:])
             }
+            if let reader = localIndexes[at] { try segment.installIndex(reading: reader) }
             segments.append(segment)
         }
         return segments
@@ -236,14 +242,7 @@ public final class Segment: Sendable {
             loaded.withLock { if $0.vectors == nil { $0.vectors = vectors; $0.bytes += bytes.count + vectors.derivedBytes } }
         } else if name == "ivf" {
             // The part's checksum was just verified; the lists need no second pass.
-            let index = try IVFIndex(decoding: bytes, object: key + "#ivf", verifyLists: false)
-            let vectors = try SegmentVectors(lists: index, rowCount: rowCount, object: key + "#ivf")
-            loaded.withLock {
-                guard $0.vectorIndex == nil else { return }
-                $0.vectorIndex = index
-                $0.vectors = vectors
-                $0.bytes += bytes.count + index.quantizedMemoryBytes + vectors.derivedBytes
-            }
+            try installIndex(IVFIndex(decoding: bytes, object: key + "#ivf", verifyLists: false))
         } else if name.hasPrefix("column/") {
             let column = try SegmentColumn.decode(bytes, rowCount: rowCount, object: key)
             let attribute = String(name.dropFirst("column/".count))
@@ -258,6 +257,32 @@ public final class Segment: Sendable {
             let index = try SegmentTextIndex.decode(bytes, rowCount: rowCount, object: key)
             loaded.withLock { if $0.textIndexes[attribute] == nil { $0.bytes += bytes.count }; $0.textIndexes[attribute] = (config, index) }
         }
+    }
+
+    /// Installs the IVF index and the vectors its lists hold (a second load of it counts once).
+    private func installIndex(_ index: IVFIndex) throws {
+        let vectors = try SegmentVectors(lists: index, rowCount: rowCount, object: key + "#ivf")
+        loaded.withLock {
+            guard $0.vectorIndex == nil else { return }
+            $0.vectorIndex = index
+            $0.vectors = vectors
+            $0.bytes += index.heldBytes + vectors.derivedBytes
+        }
+    }
+
+    /// Opens the IVF index over a local file: its head, row fields and 8-bit copy come into
+    /// memory, its vectors stay in the file (the OS page cache), read when a search needs them.
+    private func installIndex(reading reader: LocalRangeReader) throws {
+        ReadTrace.current?.noteFetchedPart(key + "#ivf")
+        try installIndex(IVFIndex(reading: reader, object: key + "#ivf"))
+    }
+
+    /// A local-file reader of the segment's `ivf` part, when the store holds the segment in a
+    /// local file (the folder store; a cache holding the part on disk). The part is then not
+    /// fetched whole: the index checks its own head and lists (Specs/format/ivf.md §2).
+    private static func localIndexReader(_ key: String, _ parts: [String: SegmentFile.PartLocation], store: any ObjectStore) async throws -> LocalRangeReader? {
+        guard let part = parts["ivf"] else { return nil }
+        return try await store.localReader(RangeRead(key: key, offset: part.offset, length: part.length))
     }
 
     /// Whether every requested part that exists is already in memory (the common, hot case).
@@ -302,6 +327,10 @@ public final class Segment: Sendable {
         var owners: [(segment: Segment, name: String)] = []
         for segment in segments {
             for name in segment.missingParts(request) {
+                if name == "ivf", let reader = try await localIndexReader(segment.key, segment.parts, store: store) {
+                    try segment.installIndex(reading: reader)
+                    continue
+                }
                 let part = segment.parts[name]!
                 reads.append(RangeRead(key: segment.key, offset: part.offset, length: part.length))
                 owners.append((segment, name))

@@ -30,7 +30,7 @@ public enum SegmentBuilder {
                case .trained(let index) = IVFIndex.build(vectors: rows.vectors, dimension: dimension, ordinals: rows.vectorRows,
                                                          ordinalBound: rowCount, metric: config.distanceMetric ?? .cosineDistance,
                                                          options: ivfOptions) {
-                parts.append(("ivf", index.bytes))
+                parts.append(("ivf", index.residentBytes!))  // a new index is in memory
                 indexed = true
             }
             if !indexed {

@@ -58,7 +58,7 @@ public struct SegmentRows {
     /// rows of a tail, merged by id. Ids must be distinct across them, as newest-wins
     /// visibility makes them. Vectors are read from `vectorsFrom` when given (the same
     /// segments through other open copies, which the caller can release once this returns).
-    public init(segments: [SegmentView], tail: NamespaceProjection? = nil, vectorsFrom: [SegmentView]? = nil) {
+    public init(segments: [SegmentView], tail: NamespaceProjection? = nil, vectorsFrom: [SegmentView]? = nil) throws {
         var origins: [Origin] = []
         origins.reserveCapacity(segments.reduce(tail?.liveCount ?? 0) { $0 + $1.visibleCount })
         for (s, view) in segments.enumerated() {
@@ -78,7 +78,7 @@ public struct SegmentRows {
         attributeNames = names
         let vectorSources: [RowSource] = vectorsFrom.map { $0.map { .segment($0) } + (tail.map { [.tail($0)] } ?? []) } ?? sources
         for (row, origin) in origins.enumerated() {
-            guard let vector = vectorSources[Int(origin.source)].vector(row: Int(origin.row)) else { continue }
+            guard let vector = try vectorSources[Int(origin.source)].vector(row: Int(origin.row)) else { continue }
             if dimension == nil {
                 dimension = vector.count
                 vectors.reserveCapacity(vector.count * (origins.count - row))

@@ -69,7 +69,8 @@ public struct SegmentVectors: Sendable {
 
     public func hasVector(row: Int) -> Bool { vectorNumber(ofRow: row) != nil }
 
-    public func vector(ofRow row: Int) -> [Float]? {
+    /// The row's vector (nil when it has none). Throws when a file-backed index's read fails.
+    public func vector(ofRow row: Int) throws -> [Float]? {
         switch storage {
         case .matrix(let matrix, _, _):
             guard let v = vectorNumber(ofRow: row) else { return nil }
@@ -77,8 +78,7 @@ public struct SegmentVectors: Sendable {
         case .lists(let index, let map):
             let list = map.list[row]
             guard list >= 0 else { return nil }
-            let p = Int(map.position[row]), d = dimension
-            return index.withList(Int(list)) { vectors, _ in Array(vectors[(p * d)..<((p + 1) * d)]) }
+            return try index.withVector(list: Int(list), position: Int(map.position[row]), IVFReadBuffer()) { Array($0) }
         }
     }
 
@@ -159,9 +159,12 @@ public struct SegmentVectors: Sendable {
         }
     }
 
-    /// Calls `body` once per block holding some of the placed rows' vectors.
-    public func forEachBlock(_ placement: Placement, _ body: (Block) -> Void) {
-        func run(_ positions: UnsafeBufferPointer<Int32>, _ all: UnsafeBufferPointer<Int32>?) {
+    /// Calls `body` once per block holding some of the placed rows' vectors. A file-backed
+    /// index's list is read whole when many of its rows are wanted, else only the wanted
+    /// vectors are read (a selective filter's rows are spread over every list).
+    public func forEachBlock(_ placement: Placement, _ body: (Block) -> Void) throws {
+        let buffer = IVFReadBuffer()
+        func run(_ positions: UnsafeBufferPointer<Int32>, _ all: UnsafeBufferPointer<Int32>?) throws {
             for group in placement.groups {
                 let wanted = UnsafeBufferPointer(rebasing: positions[group.range])
                 let entries = all.map { UnsafeBufferPointer(rebasing: $0[group.range]) }
@@ -172,21 +175,40 @@ public struct SegmentVectors: Sendable {
                             body(Block(matrix: m, inverseNorms: n, positions: wanted, entries: entries, firstEntry: group.range.lowerBound))
                         }
                     }
+                case .lists(let index, _) where index.readsFromFile && wanted.count * Self.gatherBelowShare < index.head.lists[group.block].count:
+                    let n = wanted.count, d = dimension
+                    var matrix = [Float](repeating: 0, count: n * d)
+                    var norms = [Float](repeating: 0, count: index.metric == .cosineDistance ? n : 0)
+                    try matrix.withUnsafeMutableBufferPointer { m in
+                        try norms.withUnsafeMutableBufferPointer { try index.gather(group.block, positions: wanted, buffer, matrix: m, inverseNorms: $0) }
+                    }
+                    let gathered = [Int32](0..<Int32(n))
+                    matrix.withUnsafeBufferPointer { m in
+                        norms.withUnsafeBufferPointer { nb in
+                            gathered.withUnsafeBufferPointer { p in
+                                body(Block(matrix: m, inverseNorms: nb, positions: p, entries: entries, firstEntry: group.range.lowerBound))
+                            }
+                        }
+                    }
                 case .lists(let index, _):
-                    index.withList(group.block) { m, n in
+                    try index.withList(group.block, buffer) { m, n in
                         body(Block(matrix: m, inverseNorms: n, positions: wanted, entries: entries, firstEntry: group.range.lowerBound))
                     }
                 }
             }
         }
-        placement.positions.withUnsafeBufferPointer { positions in
+        try placement.positions.withUnsafeBufferPointer { positions in
             if let all = placement.entries {
-                all.withUnsafeBufferPointer { run(positions, $0) }
+                try all.withUnsafeBufferPointer { try run(positions, $0) }
             } else {
-                run(positions, nil)
+                try run(positions, nil)
             }
         }
     }
+
+    /// A file-backed list is read vector by vector when fewer than 1 in this many of its rows
+    /// are wanted (one small read each), else whole (one read).
+    static let gatherBelowShare = 8
 
     // MARK: The `vectors` part
 

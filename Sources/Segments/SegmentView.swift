@@ -33,11 +33,11 @@ public struct SegmentView: Sendable {
     public var hiddenCount: Int { segment.rowCount - visibleCount }
 
     /// The whole visible document of a row (needs every column and the vectors loaded).
-    public func document(row: Int) -> Document {
+    public func document(row: Int) throws -> Document {
         var attributes: [String: AttributeValue] = [:]
         for name in segment.meta.attributes {
             if let value = segment.column(name)?[row], !value.isNull { attributes[name] = value }
         }
-        return Document(id: segment.ids[row], vector: segment.vectors?.vector(ofRow: row), attributes: attributes)
+        return Document(id: segment.ids[row], vector: try segment.vectors?.vector(ofRow: row), attributes: attributes)
     }
 }

@@ -105,6 +105,17 @@ public final class FileSystemStore: ObjectStore {
     /// buffer would copy each part out of it).
     public var rangeMergeGap: Int { -1 }
 
+    /// Every immutable object is a local file: the reader reads the object file itself.
+    public func localReader(_ read: RangeRead) async throws -> LocalRangeReader? {
+        try ObjectKey.validate(read.key)
+        guard CachedStore.isImmutableByLayout(read.key) else { return nil }
+        return try await offloaded {
+            try self.translatingErrors(read.key) {
+                try LocalRangeReader(path: self.objectPath(read.key), fileOffset: read.offset, length: read.length, key: read.key)
+            }
+        }
+    }
+
     public func head(_ key: String) async throws -> ObjectInfo? {
         try await offloaded { try self.headNow(key) }
     }

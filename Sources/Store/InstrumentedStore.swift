@@ -60,6 +60,11 @@ public final class InstrumentedStore: ObjectStore {
 
     public var rangeMergeGap: Int { base.rangeMergeGap }
 
+    /// Not a request to the store (the bytes are read later, from a local file).
+    public func localReader(_ read: RangeRead) async throws -> LocalRangeReader? {
+        try await base.localReader(read)
+    }
+
     public func head(_ key: String) async throws -> ObjectInfo? {
         try await counted(.head, key: key) { try await base.head(key) }
     }

@@ -67,6 +67,12 @@ public protocol ObjectStore: Sendable {
     /// Bytes `getRanges` may read and drop between two ranges of one object to save a request
     /// (negative: never merge). Remote stores trade bytes for round trips; local ones do not.
     var rangeMergeGap: Int { get }
+    /// Positional reads of the range from a local file, when this store holds the range's
+    /// bytes in one (the folder store does for every immutable object; a cache once its disk
+    /// holds the range); nil otherwise, and the caller fetches the bytes with `getRanges`.
+    /// Only immutable objects (WAL entries, segments) qualify. Nil also when the object is
+    /// absent: the caller's fetch then reports it.
+    func localReader(_ read: RangeRead) async throws -> LocalRangeReader?
     /// Returns the metadata, or nil when absent.
     func head(_ key: String) async throws -> ObjectInfo?
     /// Stores the bytes under the condition and returns the new etag. A failed
@@ -86,6 +92,8 @@ extension ObjectStore {
     }
 
     public var rangeMergeGap: Int { RangeCoalescer.defaultMaxGap }
+
+    public func localReader(_ read: RangeRead) async throws -> LocalRangeReader? { nil }
 
     public func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject? {
         let object = try await get(key)

@@ -47,7 +47,7 @@ struct IVFBench: ParsableCommand {
         let sizes = index.head.lists.map(\.count)
         print(String(format: "build: %.2f s, %d lists (sizes %d…%d, mean %.0f), %.1f MB; curve: %@",
                      buildSeconds, index.listCount, sizes.min() ?? 0, sizes.max() ?? 0, Double(n) / Double(index.listCount),
-                     Double(index.bytes.count) / 1e6,
+                     Double(index.residentBytes?.count ?? 0) / 1e6,
                      [8, 16, 32, 64, 96, 128].map { "\($0)→\(String(format: "%.3f", index.recallCurve.recall(atProbes: $0)))" }.joined(separator: " ")))
 
         var entries: [String] = []
@@ -58,17 +58,17 @@ struct IVFBench: ParsableCommand {
             return ("q\(r)", .quantized(rerankFactor: r))
         }
         print(String(format: "quantised copy: %.1f MB", Double(index.quantizedMemoryBytes) / 1e6))
-        func measure(_ label: String, probes: Int, target: Double?) {
-            for (name, mode) in modes { measure(label + " " + name, probes: probes, target: target, mode: mode) }
+        func measure(_ label: String, probes: Int, target: Double?) throws {
+            for (name, mode) in modes { try measure(label + " " + name, probes: probes, target: target, mode: mode) }
         }
-        func measure(_ label: String, probes: Int, target: Double?, mode: IVFIndex.Scan) {
-            for q in queryVectors.prefix(20) { _ = index.search(q, k: 10, probes: probes, filter: nil, scan: mode) }  // warm-up
+        func measure(_ label: String, probes: Int, target: Double?, mode: IVFIndex.Scan) throws {
+            for q in queryVectors.prefix(20) { _ = try index.search(q, k: 10, probes: probes, filter: nil, scan: mode) }  // warm-up
             var latencies: [Double] = []
             var found = 0
             var scanned = 0
             for (i, q) in queryVectors.enumerated() {
                 let t = ContinuousClock.now
-                let r = index.search(q, k: 10, probes: probes, filter: nil, scan: mode)
+                let r = try index.search(q, k: 10, probes: probes, filter: nil, scan: mode)
                 latencies.append(EngineBench.seconds(ContinuousClock.now - t))
                 let expected = Set(truth[i])
                 found += r.neighbors.filter { expected.contains($0.ordinal) }.count
@@ -82,10 +82,10 @@ struct IVFBench: ParsableCommand {
             entries.append(String(format: "{\"nprobe\": %d, \"recall10\": %.4f, \"qps\": %.1f, \"p50_ms\": %.3f%@}", probes, recall, qps, p50, extra))
         }
         for p in nprobes.split(separator: ",").compactMap({ Int($0) }) where p <= index.listCount {
-            measure("nprobe \(p)", probes: p, target: nil)
+            try measure("nprobe \(p)", probes: p, target: nil)
         }
         for t in targets.split(separator: ",").compactMap({ Double($0) }) {
-            measure("target \(t)", probes: index.probes(forRecall: t), target: t)
+            try measure("target \(t)", probes: index.probes(forRecall: t), target: t)
         }
         print(String(format: "{\"index_build_s\": %.3f, \"lists\": %d, \"ann\": [%@]}", buildSeconds, index.listCount,
                      entries.joined(separator: ", ")))

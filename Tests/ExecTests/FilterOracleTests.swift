@@ -268,7 +268,7 @@ struct FilterOracleTests {
         #expect(projection.rowCount == rows.count)
         #expect(projection.liveCount < projection.rowCount && projection.liveCount > 400)
         for row in 0..<min(projection.rowCount, rows.count) {
-            #expect(projection.document(row: row) == Self.stripNulls(rows[row]), "row \(row)")
+            #expect(try projection.document(row: row) == Self.stripNulls(rows[row]), "row \(row)")
         }
     }
 

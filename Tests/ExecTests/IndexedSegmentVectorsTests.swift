@@ -75,7 +75,7 @@ struct IndexedSegmentVectorsTests {
         #expect(vectors.readsIndexLists && vectors.count == stored.count)
         for row in 0..<segment.rowCount {
             guard case .uint(let id) = segment.ids[row] else { Issue.record("uint ids"); continue }
-            #expect(vectors.vector(ofRow: row) == stored[Int64(id)])
+            #expect(try vectors.vector(ofRow: row) == stored[Int64(id)])
         }
     }
 }

@@ -102,7 +102,7 @@ struct IVFIndexTests {
         let queries = f.queries(200, seed: 0xBEEF)
         for q in queries {
             let truth = f.exact(q, k: 10, metric: metric)
-            let got = index.search(q, k: 10, probes: probes)
+            let got = try index.search(q, k: 10, probes: probes)
             #expect(got.neighbors.count == 10)
             #expect(got.listsProbed >= probes)
             found += Set(got.neighbors.map(\.ordinal)).intersection(truth.map(\.ordinal)).count
@@ -117,7 +117,7 @@ struct IVFIndexTests {
         let index = try #require(Self.index(metric))
         let rowOf = Dictionary(uniqueKeysWithValues: f.ordinals.enumerated().map { (Int($1), $0) })
         for q in f.queries(20, seed: 0xD15) {
-            let got = index.search(q, k: 10, probes: 4)
+            let got = try index.search(q, k: 10, probes: 4)
             for n in got.neighbors {
                 let expected = f.distance(q, row: try #require(rowOf[n.ordinal]), metric: metric)
                 #expect(n.score == expected, "ordinal \(n.ordinal): \(n.score) vs \(expected)")
@@ -138,11 +138,11 @@ struct IVFIndexTests {
         var same = 0, total = 0
         for q in f.queries(100, seed: 0x0A8) {
             for filter in [nil, IVFFilter.bitset(members)] {
-                let exact = index.search(q, k: 10, probes: 6, filter: filter, scan: .exact)
-                let everyRow = index.search(q, k: 10, probes: 6, filter: filter, scan: .quantized(rerankFactor: f.count))
+                let exact = try index.search(q, k: 10, probes: 6, filter: filter, scan: .exact)
+                let everyRow = try index.search(q, k: 10, probes: 6, filter: filter, scan: .quantized(rerankFactor: f.count))
                 #expect(everyRow.neighbors == exact.neighbors)
                 #expect(everyRow.listsProbed == exact.listsProbed && everyRow.vectorsScanned == exact.vectorsScanned)
-                let fast = index.search(q, k: 10, probes: 6, filter: filter)
+                let fast = try index.search(q, k: 10, probes: 6, filter: filter)
                 same += fast.neighbors == exact.neighbors ? 1 : 0
                 total += 1
             }
@@ -160,10 +160,10 @@ struct IVFIndexTests {
         var found = 0, expected = 0
         for q in f.queries(100, seed: 0xF117) {
             let truth = f.exact(q, k: 10, metric: .cosineDistance) { members.contains($0) }
-            let got = index.search(q, k: 10, recallTarget: 0.95, filter: .bitset(members))
+            let got = try index.search(q, k: 10, recallTarget: 0.95, filter: .bitset(members))
             #expect(got.neighbors.count == min(10, matching))
             #expect(got.neighbors.allSatisfy { members.contains($0.ordinal) })
-            let viaPredicate = index.search(q, k: 10, recallTarget: 0.95, filter: .predicate { members.contains($0) })
+            let viaPredicate = try index.search(q, k: 10, recallTarget: 0.95, filter: .predicate { members.contains($0) })
             #expect(viaPredicate.neighbors == got.neighbors)
             found += Set(got.neighbors.map(\.ordinal)).intersection(truth.map(\.ordinal)).count
             expected += truth.count
@@ -176,7 +176,7 @@ struct IVFIndexTests {
         let f = Self.fixture
         let index = try #require(Self.euclidean)
         let chosen = [Int(f.ordinals[17]), Int(f.ordinals[4_000]), Int(f.ordinals[5_999])]
-        let got = index.search(f.row(0), k: 10, probes: 1, filter: .bitset(Bitset(count: f.ordinalBound, members: chosen)))
+        let got = try index.search(f.row(0), k: 10, probes: 1, filter: .bitset(Bitset(count: f.ordinalBound, members: chosen)))
         #expect(Set(got.neighbors.map(\.ordinal)) == Set(chosen))
         #expect(got.listsProbed == index.listCount, "widening probes every list when fewer than k match")
     }
@@ -211,7 +211,7 @@ struct IVFIndexTests {
 
     @Test func kLargerThanTheIndexReturnsEveryRow() throws {
         let index = try #require(Self.euclidean)
-        let got = index.search(Self.fixture.row(3), k: 10_000, probes: 1)
+        let got = try index.search(Self.fixture.row(3), k: 10_000, probes: 1)
         #expect(got.neighbors.count == Self.fixture.count)
     }
 

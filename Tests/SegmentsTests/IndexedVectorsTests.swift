@@ -43,7 +43,7 @@ struct IndexedVectorsTests {
         var numbers = Set<Int>()
         for row in 0..<segment.rowCount {
             let expected = byID[segment.ids[row]]!
-            #expect(vectors.vector(ofRow: row) == expected)
+            #expect(try vectors.vector(ofRow: row) == expected)
             #expect(vectors.hasVector(row: row) == (expected != nil))
             if let n = vectors.vectorNumber(ofRow: row) { numbers.insert(n) }
         }
@@ -54,14 +54,15 @@ struct IndexedVectorsTests {
         let placement = vectors.placement(of: wanted)
         #expect(placement.rows == wanted.filter { vectors.hasVector(row: Int($0)) })
         var found = [Int](repeating: 0, count: placement.rows.count)
-        vectors.forEachBlock(placement) { block in
+        let expectedVectors = try placement.rows.map { try vectors.vector(ofRow: Int($0)) }
+        try vectors.forEachBlock(placement) { block in
             guard let entries = block.entries else { Issue.record("IVF placements map entries"); return }
             for (i, position) in block.positions.enumerated() {
                 let entry = Int(entries[i])
                 found[entry] += 1
                 let p = Int(position)
                 let stored = Array(block.matrix[(p * Self.dimension)..<((p + 1) * Self.dimension)])
-                #expect(stored == vectors.vector(ofRow: Int(placement.rows[entry])))
+                #expect(stored == expectedVectors[entry])
                 if metric == .cosineDistance {
                     let norm = VectorDistance.squaredNorm(stored).squareRoot()
                     #expect(block.inverseNorms[p] == (norm > 0 ? 1 / norm : 0))
@@ -84,7 +85,7 @@ struct IndexedVectorsTests {
         #expect(!vectors.readsIndexLists)
         let placement = vectors.placement(of: (0..<Int32(segment.rowCount)).map { $0 })
         var blocks = 0
-        vectors.forEachBlock(placement) { block in
+        try vectors.forEachBlock(placement) { block in
             blocks += 1
             #expect(block.entries == nil && block.firstEntry == 0 && block.positions.count == placement.rows.count)
         }

@@ -122,10 +122,10 @@ import Testing
                                      schema: ["text": AttributeSchema(type: "string", fullTextSearch: FullTextConfig())])
         var tail = NamespaceProjection(config: config)
         for entry in Self.randomEntries(count: 30, rng: &rng) { try tail.apply(entry, config: config) }
-        let rows = SegmentRows(segments: [], tail: tail)
+        let rows = try SegmentRows(segments: [], tail: tail)
         #expect(rows.invertedText("text", FullTextConfig()) != nil)
         #expect(rows.invertedText("text", FullTextConfig(stemming: true)) == nil)
-        var tokenising = SegmentRows(segments: [], tail: tail)
+        var tokenising = try SegmentRows(segments: [], tail: tail)
         tokenising.invertedText = { _, _ in nil }
         let reused = try SegmentBuilder.build(rows, config: config, minSeq: 1, maxSeq: 30)
         let tokenised = try SegmentBuilder.build(tokenising, config: config, minSeq: 1, maxSeq: 30)

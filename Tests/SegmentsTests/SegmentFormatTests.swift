@@ -47,7 +47,7 @@ struct SegmentFormatTests {
         #expect(segment.column("tags")?[0] == .array([.string("a"), .int(1)]))
         let vectors = try #require(segment.vectors)
         #expect(vectors.count == 2 && !vectors.hasVector(row: 0))
-        #expect(vectors.vector(ofRow: 2) == [0.5, -1, 2] && vectors.vector(ofRow: 1) == [1, 1, 1])
+        #expect(try vectors.vector(ofRow: 2) == [0.5, -1, 2] && vectors.vector(ofRow: 1) == [1, 1, 1])
         let text = try #require(segment.textIndex("text"))
         #expect(text.lengths == [2, 0, 4], "stopwords removed: rock music more rock")
         let rock = try #require(text.terms["rock"])

@@ -12,8 +12,8 @@ public struct IVFRowMap: Sendable {
     /// Vectors in lists before each list (list-order numbering of the vectors).
     let firstVector: [Int32]
 
-    /// Reads every list's ordinals once. Ordinals out of range or repeated are `corrupt`
-    /// (`IVFIndex(decoding:verifyLists: false)` does not check them).
+    /// Inverts the index's ordinals (`IVFListRows` checked they ascend below the ordinal
+    /// bound); an ordinal repeated across lists is `corrupt`.
     public init(_ index: IVFIndex, rowCount: Int, object: String) throws {
         let head = index.head
         guard head.ordinalBound <= rowCount else {
@@ -21,26 +21,20 @@ public struct IVFRowMap: Sendable {
         }
         var list = [Int32](repeating: -1, count: rowCount)
         var position = [Int32](repeating: 0, count: rowCount)
-        var firstVector = [Int32](repeating: 0, count: head.listCount)
-        var seen = 0
-        try index.bytes.withUnsafeBytes { raw in
-            for l in 0..<head.listCount {
-                firstVector[l] = Int32(seen)
-                let entry = head.lists[l]
-                seen += entry.count
-                for i in 0..<entry.count {
-                    let row = Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: entry.offset + 4 * i, as: Int32.self)))
-                    guard row >= 0, row < rowCount, list[row] < 0 else {
-                        throw FormatError(.corrupt, object: object, "IVF list \(l) names row \(row) out of range or twice")
-                    }
-                    list[row] = Int32(l)
-                    position[row] = Int32(i)
+        let rows = index.rows
+        for l in 0..<head.listCount {
+            for r in rows.listStart[l]..<rows.listStart[l + 1] {
+                let row = Int(rows.ordinals[r])
+                guard list[row] < 0 else {
+                    throw FormatError(.corrupt, object: object, "IVF list \(l) names row \(row) twice")
                 }
+                list[row] = Int32(l)
+                position[row] = Int32(r - rows.listStart[l])
             }
         }
         self.list = list
         self.position = position
-        self.firstVector = firstVector
+        self.firstVector = rows.listStart.dropLast().map { Int32($0) }
     }
 
     /// The vector's number in list order (nil when the row has none).
@@ -54,17 +48,32 @@ public struct IVFRowMap: Sendable {
 
 extension IVFIndex {
     /// Calls `body` with list `list`'s vectors (row-major, `dimension` floats each) and, for
-    /// cosine, its inverse norms (empty for euclidean_squared), read in place.
-    public func withList<R>(_ list: Int, _ body: (_ vectors: UnsafeBufferPointer<Float>, _ inverseNorms: UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+    /// cosine, its inverse norms (empty for euclidean_squared): in place when resident, read
+    /// (and checked) into `buffer` when file-backed.
+    public func withList<R>(_ list: Int, _ buffer: IVFReadBuffer,
+                            _ body: (_ vectors: UnsafeBufferPointer<Float>, _ inverseNorms: UnsafeBufferPointer<Float>) throws -> R) throws -> R {
         let layout = head.layout(ofList: list)
-        let offset = head.lists[list].offset
         let d = dimension
-        return try bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + offset
+        return try withBlock(list, buffer) { block in
+            let base = block.baseAddress!
             let vectors = UnsafeBufferPointer(start: (base + layout.vectorsOffset).assumingMemoryBound(to: Float.self), count: layout.count * d)
             let norms = layout.normsOffset.map { UnsafeBufferPointer(start: (base + $0).assumingMemoryBound(to: Float.self), count: layout.count) }
                 ?? UnsafeBufferPointer(start: nil, count: 0)
             return try body(vectors, norms)
+        }
+    }
+
+    /// Copies the vectors at `positions` of list `list` into `matrix` (row-major, in the
+    /// given order) and their inverse norms into `inverseNorms` (cosine): one read per vector
+    /// when file-backed, for callers that want a few rows of a list, not all of it.
+    public func gather(_ list: Int, positions: UnsafeBufferPointer<Int32>, _ buffer: IVFReadBuffer,
+                       matrix: UnsafeMutableBufferPointer<Float>, inverseNorms: UnsafeMutableBufferPointer<Float>) throws {
+        let d = dimension, first = rows.listStart[list]
+        for (i, p) in positions.enumerated() {
+            try withVector(list: list, position: Int(p), buffer) { vector in
+                _ = UnsafeMutableBufferPointer(rebasing: matrix[(i * d)..<((i + 1) * d)]).initialize(from: vector)
+            }
+            if !rows.inverseNorms.isEmpty { inverseNorms[i] = rows.inverseNorms[first + Int(p)] }
         }
     }
 }

@@ -1,6 +1,7 @@
 public import Foundation
 public import Kernels
 public import Log
+public import Store
 
 /// Which rows a filtered search may return, by segment ordinal.
 public enum IVFFilter {
@@ -38,9 +39,9 @@ protocol IVFListScanner {
     var listsProbed: Int { get }
     /// Rows scored (those passing the filter).
     var vectorsScanned: Int { get }
-    mutating func scan(list: Int, _ raw: UnsafeRawBufferPointer)
+    mutating func scan(list: Int) throws
     /// The best rows with their exact distances, best first.
-    mutating func results(_ raw: UnsafeRawBufferPointer) -> [ScoredOrdinal]
+    mutating func results() throws -> [ScoredOrdinal]
 }
 
 /// The answer of one search, best first, plus what it cost (for `explain`).
@@ -68,8 +69,12 @@ public struct IVFSearchResult: Sendable {
 public final class IVFIndex: Sendable {
     /// The decoded head: metric, dimension, centroids, recall curve, list directory.
     public let head: IVFHead
-    /// The index's bytes, as stored (the lists are read from here, never copied).
-    public let bytes: Data
+    /// Where the list blocks are read from: in memory, or a local file.
+    let storage: IVFListBytes
+    /// Per row in list order: ordinal, inverse norm; and where each list starts.
+    let rows: IVFListRows
+    /// Names the index in errors.
+    let object: String
     private let centroidNorms: [Float]
     let largestList: Int
     /// The derived 8-bit copy of the lists the first pass scans.
@@ -83,10 +88,16 @@ public final class IVFIndex: Sendable {
     public var vectorCount: Int { head.vectorCount }
     public var recallCurve: IVFRecallCurve { head.recallCurve }
 
-    /// Decodes and verifies an index. With `verifyLists` every list's checksum and ordinals are
-    /// checked too (a pass over all bytes); without, only the head is. Bytes whose start is not
-    /// 4-byte aligned are copied once so the float blocks can be read in place.
-    public init(decoding bytes: Data, object: String = "ivf", verifyLists: Bool = true) throws {
+    /// The index's bytes when it is held in memory (nil when its lists are read from a file).
+    public var residentBytes: Data? {
+        if case .resident(let bytes) = storage { return bytes }
+        return nil
+    }
+
+    /// Decodes and verifies an index held in memory. With `verifyLists` every list's checksum
+    /// and ordinals are checked too (a pass over all bytes); without, only the head is. Bytes
+    /// whose start is not 4-byte aligned are copied once so the float blocks can be read in place.
+    public convenience init(decoding bytes: Data, object: String = "ivf", verifyLists: Bool = true) throws {
         let aligned = bytes.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % MemoryLayout<Float>.alignment == 0 }
         let data = aligned ? bytes : bytes.withUnsafeBytes { Data($0) }  // one copy into a fresh, aligned buffer
         let head = try data.withUnsafeBytes { raw in
@@ -101,11 +112,46 @@ public final class IVFIndex: Sendable {
             }
             return head
         }
+        try self.init(head: head, storage: .resident(data), object: object)
+    }
+
+    /// Opens an index whose bytes a local file holds (Specs/format/ivf.md §2, ranged reads):
+    /// reads and checks the head, reads each list's ordinals and norms, and samples rows for
+    /// the 8-bit copy's ranges; vectors are read when searches need them, each whole list
+    /// checked against its checksum when read.
+    public convenience init(reading reader: LocalRangeReader, object: String = "ivf") throws {
+        guard reader.length >= IVFHead.headerSize else {
+            throw FormatError(.corrupt, object: object, "\(reader.length) bytes is shorter than an IVF header")
+        }
+        let header = try reader.read(at: 0, count: IVFHead.headerSize)
+        let headLength = try header.withUnsafeBytes { try IVFHead.headLength(header: $0, object: object) }
+        guard headLength <= reader.length else {
+            throw FormatError(.corrupt, object: object, "head of \(headLength) bytes in an index of \(reader.length)")
+        }
+        let head = try reader.read(at: 0, count: headLength).withUnsafeBytes { try IVFHead.decode($0, object: object) }
+        guard reader.length == head.totalLength else {
+            throw FormatError(.corrupt, object: object, "\(reader.length) bytes, the head describes \(head.totalLength)")
+        }
+        try self.init(head: head, storage: .file(reader), object: object)
+    }
+
+    private init(head: IVFHead, storage: IVFListBytes, object: String) throws {
         self.head = head
-        self.bytes = data
+        self.storage = storage
+        self.object = object
+        rows = try IVFListRows(head: head, object: object) { list, prefix in try storage.readPrefix(head, list: list, into: prefix) }
         centroidNorms = KMeans.squaredNorms(head.centroids, dimension: head.dimension)
         largestList = head.lists.map(\.count).max() ?? 0
-        quantized = data.withUnsafeBytes { IVFQuantizedLists(head: head, bytes: $0) }
+        quantized = try IVFQuantizedLists(head: head, rows: rows) { [rows] row, buffer, body in
+            let list = rows.list(containing: row)
+            try storage.withVector(head, list: list, position: row - rows.listStart[list], buffer, body)
+        }
+    }
+
+    /// Memory this index holds: the resident bytes (none when file-backed), the centroids,
+    /// the row fields and the 8-bit copy once every list is encoded.
+    public var heldBytes: Int {
+        (residentBytes?.count ?? 0) + 4 * head.centroids.count + rows.heldBytes + quantized.memoryBytes
     }
 
     /// Memory held by the derived quantised copy (beside `bytes`): about a quarter of the vectors.
@@ -154,28 +200,30 @@ public final class IVFIndex: Sendable {
     /// probed lists hold in all (Specs/format/ivf.md §5). Scores are exact whichever `scan`.
     ///
     /// - Precondition: `query.count == dimension`, `k >= 0`.
-    public func search(_ query: [Float], k: Int, probes: Int, filter: IVFFilter? = nil) -> IVFSearchResult {
-        search(query, k: k, probes: probes, filter: filter, scan: .quantized(rerankFactor: Self.rerankFactor))
+    public func search(_ query: [Float], k: Int, probes: Int, filter: IVFFilter? = nil) throws -> IVFSearchResult {
+        try search(query, k: k, probes: probes, filter: filter, scan: .quantized(rerankFactor: Self.rerankFactor))
     }
 
     /// `search` with an explicit scan (benchmarks and tests compare both).
-    public func search(_ query: [Float], k: Int, probes: Int, filter: IVFFilter?, scan mode: Scan) -> IVFSearchResult {
+    /// Throws `FormatError` (`corrupt`) when a list read from a file fails its checksum, and
+    /// `StoreError` when the read itself fails.
+    public func search(_ query: [Float], k: Int, probes: Int, filter: IVFFilter?, scan mode: Scan) throws -> IVFSearchResult {
         precondition(query.count == dimension, "IVFIndex.search: query has \(query.count) floats, index has \(dimension)")
         precondition(k >= 0, "IVFIndex.search: negative k")
         guard k > 0 else { return IVFSearchResult(neighbors: [], listsProbed: 0, vectorsScanned: 0) }
         switch mode {
         case .exact:
             var scan = ListScan(index: self, query: query, k: k, filter: filter)
-            return probe(query, k: k, probes: probes, filter: filter, inverseQueryNorm: scan.inverseQueryNorm, &scan)
+            return try probe(query, k: k, probes: probes, filter: filter, inverseQueryNorm: scan.inverseQueryNorm, &scan)
         case .quantized(let factor):
             var scan = QuantizedScan(index: self, query: query, k: k, candidates: k * max(1, factor), filter: filter)
-            return probe(query, k: k, probes: probes, filter: filter, inverseQueryNorm: scan.exact.inverseQueryNorm, &scan)
+            return try probe(query, k: k, probes: probes, filter: filter, inverseQueryNorm: scan.exact.inverseQueryNorm, &scan)
         }
     }
 
     /// Runs `scan` over the nearest lists, widening as `search` describes.
     private func probe<S: IVFListScanner>(_ query: [Float], k: Int, probes: Int, filter: IVFFilter?, inverseQueryNorm: Float,
-                                          _ scan: inout S) -> IVFSearchResult {
+                                          _ scan: inout S) throws -> IVFSearchResult {
         let initial = min(listCount, max(1, probes))
         let first = nearestLists(query, inverseQueryNorm: inverseQueryNorm, count: initial)
         // A filter widens the scan until it has scored as many matching rows as the unfiltered
@@ -183,24 +231,22 @@ public final class IVFIndex: Sendable {
         // the geometry, the recall) then matches the unfiltered search's, and a selective filter
         // ends up as an exact scan of its matching rows.
         let budget = filter == nil ? 0 : first.reduce(0) { $0 + head.lists[$1.ordinal].count }
-        return bytes.withUnsafeBytes { raw in
-            for c in first { scan.scan(list: c.ordinal, raw) }
-            if (scan.found < k || scan.vectorsScanned < budget) && initial < listCount {
-                let centroidScores = self.centroidScores(query, inverseQueryNorm: inverseQueryNorm)
-                var probed = [Bool](repeating: false, count: listCount)
-                for c in first { probed[c.ordinal] = true }
-                let rest = (0..<listCount).sorted { (centroidScores[$0], $0) < (centroidScores[$1], $1) }
-                for list in rest where !probed[list] && (scan.found < k || scan.vectorsScanned < budget) {
-                    scan.scan(list: list, raw)
-                }
+        for c in first { try scan.scan(list: c.ordinal) }
+        if (scan.found < k || scan.vectorsScanned < budget) && initial < listCount {
+            let centroidScores = self.centroidScores(query, inverseQueryNorm: inverseQueryNorm)
+            var probed = [Bool](repeating: false, count: listCount)
+            for c in first { probed[c.ordinal] = true }
+            let rest = (0..<listCount).sorted { (centroidScores[$0], $0) < (centroidScores[$1], $1) }
+            for list in rest where !probed[list] && (scan.found < k || scan.vectorsScanned < budget) {
+                try scan.scan(list: list)
             }
-            return IVFSearchResult(neighbors: scan.results(raw), listsProbed: scan.listsProbed, vectorsScanned: scan.vectorsScanned)
         }
+        return IVFSearchResult(neighbors: try scan.results(), listsProbed: scan.listsProbed, vectorsScanned: scan.vectorsScanned)
     }
 
     /// `search` with the probes the recall curve picks for `recallTarget`.
-    public func search(_ query: [Float], k: Int, recallTarget: Double, filter: IVFFilter? = nil) -> IVFSearchResult {
-        search(query, k: k, probes: probes(forRecall: recallTarget), filter: filter)
+    public func search(_ query: [Float], k: Int, recallTarget: Double, filter: IVFFilter? = nil) throws -> IVFSearchResult {
+        try search(query, k: k, probes: probes(forRecall: recallTarget), filter: filter)
     }
 
     /// The `count` lists whose centroids score best (`centroidScores`, ties by lower list),
@@ -258,7 +304,7 @@ public final class IVFIndex: Sendable {
     /// Per-search state: the query, the bounded heap and scratch buffers sized for the largest
     /// list, so scanning allocates nothing per list or per row.
     struct ListScan: IVFListScanner {
-        let head: IVFHead
+        let index: IVFIndex
         let query: [Float]
         let inverseQueryNorm: Float
         let filter: IVFFilter?
@@ -266,6 +312,8 @@ public final class IVFIndex: Sendable {
         var scores: [Float]
         var positions: [Int32]
         var ordinals: [Int32]
+        /// Blocks and vectors read from a file-backed index.
+        let buffer = IVFReadBuffer()
         var listsProbed = 0
         var vectorsScanned = 0
         /// Rows kept (a NaN distance is never kept, so this may trail `vectorsScanned`).
@@ -273,7 +321,7 @@ public final class IVFIndex: Sendable {
 
         /// Without `scratch` the scan can only compute single distances (`distance`).
         init(index: IVFIndex, query: [Float], k: Int, filter: IVFFilter?, scratch: Bool = true) {
-            head = index.head
+            self.index = index
             self.query = query
             let norm = VectorDistance.squaredNorm(query).squareRoot()
             inverseQueryNorm = norm > 0 ? 1 / norm : 0
@@ -284,79 +332,77 @@ public final class IVFIndex: Sendable {
             ordinals = positions
         }
 
-        mutating func results(_ raw: UnsafeRawBufferPointer) -> [ScoredOrdinal] { top.sortedResults() }
+        mutating func results() -> [ScoredOrdinal] { top.sortedResults() }
 
-        /// The exact distance of the row at `position` of `list` (as `scan` computes it).
-        func distance(list: Int, position p: Int, _ raw: UnsafeRawBufferPointer) -> Float {
-            let layout = head.layout(ofList: list)
-            let block = raw.baseAddress! + head.lists[list].offset
-            let d = head.dimension
-            var out: Float = 0
-            (block + layout.vectorsOffset).withMemoryRebound(to: Float.self, capacity: layout.count * d) { v in
-                let matrix = UnsafeBufferPointer(start: v, count: layout.count * d)
+        /// The exact distance of row `row` (in list order), as `scan` computes it.
+        func distance(row: Int) throws -> Float {
+            let rows = index.rows
+            let list = rows.list(containing: row)
+            let cosine = index.metric == .cosineDistance
+            return try index.withVector(list: list, position: row - rows.listStart[list], buffer) { vector in
+                var out: Float = 0
                 query.withUnsafeBufferPointer { q in
                     withUnsafeMutablePointer(to: &out) { o in
                         let one = UnsafeMutableBufferPointer(start: o, count: 1)
-                        if head.metric == .cosineDistance {
-                            BatchScorer.dotAll(query: q, matrix: matrix, dimension: d, rows: p..<(p + 1), into: one)
-                            let inv = (block + layout.normsOffset! + 4 * p).assumingMemoryBound(to: Float.self).pointee
-                            o.pointee = IVFIndex.cosineDistance(dot: o.pointee, inverseNorm: inv, inverseQueryNorm: inverseQueryNorm)
+                        if cosine {
+                            BatchScorer.dotAll(query: q, matrix: vector, dimension: vector.count, rows: 0..<1, into: one)
+                            o.pointee = IVFIndex.cosineDistance(dot: o.pointee, inverseNorm: rows.inverseNorms[row], inverseQueryNorm: inverseQueryNorm)
                         } else {
-                            BatchScorer.l2SquaredAll(query: q, matrix: matrix, dimension: d, rows: p..<(p + 1), into: one)
+                            BatchScorer.l2SquaredAll(query: q, matrix: vector, dimension: vector.count, rows: 0..<1, into: one)
                         }
                     }
                 }
+                return out
             }
-            return out
         }
 
-        mutating func scan(list: Int, _ raw: UnsafeRawBufferPointer) {
+        mutating func scan(list: Int) throws {
             listsProbed += 1
-            let layout = head.layout(ofList: list)
-            let count = layout.count
-            guard count > 0, let base = raw.baseAddress else { return }
-            let block = base + head.lists[list].offset
-            let d = head.dimension
-            let cosine = head.metric == .cosineDistance
+            let count = index.head.lists[list].count
+            guard count > 0 else { return }
+            let start = index.rows.listStart[list]
+            let matched = index.rows.ordinals.withUnsafeBufferPointer { all in
+                filter.map { $0.select(UnsafeBufferPointer(rebasing: all[start..<(start + count)]), positions: &positions, ordinals: &ordinals) } ?? count
+            }
+            guard matched > 0 else { return }
+            vectorsScanned += matched
+            let layout = index.head.layout(ofList: list)
+            let d = index.dimension
+            let cosine = index.metric == .cosineDistance
             let qinv = inverseQueryNorm
-            (block + layout.vectorsOffset).withMemoryRebound(to: Float.self, capacity: count * d) { v in
-                block.withMemoryRebound(to: Int32.self, capacity: count) { o in
-                    let matrix = UnsafeBufferPointer(start: v, count: count * d)
-                    let listOrdinals = UnsafeBufferPointer(start: o, count: count)
-                    let norms = layout.normsOffset.map { block + $0 }
-                    let matched = filter.map { $0.select(listOrdinals, positions: &positions, ordinals: &ordinals) } ?? count
-                    guard matched > 0 else { return }
-                    vectorsScanned += matched
-                    query.withUnsafeBufferPointer { q in
-                        scores.withUnsafeMutableBufferPointer { out in
-                            let out = UnsafeMutableBufferPointer(rebasing: out[0..<matched])
-                            if matched == count {
-                                if cosine {
-                                    BatchScorer.dotAll(query: q, matrix: matrix, dimension: d, rows: 0..<count, into: out)
-                                    norms!.withMemoryRebound(to: Float.self, capacity: count) { inv in
+            try index.withBlock(list, buffer) { block in
+                let matrix = UnsafeBufferPointer(start: (block.baseAddress! + layout.vectorsOffset).assumingMemoryBound(to: Float.self), count: count * d)
+                index.rows.ordinals.withUnsafeBufferPointer { all in
+                    index.rows.inverseNorms.withUnsafeBufferPointer { norms in
+                        let listOrdinals = UnsafeBufferPointer(rebasing: all[start..<(start + count)])
+                        let inv = cosine ? UnsafeBufferPointer(rebasing: norms[start..<(start + count)]) : norms
+                        query.withUnsafeBufferPointer { q in
+                            scores.withUnsafeMutableBufferPointer { out in
+                                let out = UnsafeMutableBufferPointer(rebasing: out[0..<matched])
+                                if matched == count {
+                                    if cosine {
+                                        BatchScorer.dotAll(query: q, matrix: matrix, dimension: d, rows: 0..<count, into: out)
                                         for i in 0..<count {
                                             out[i] = IVFIndex.cosineDistance(dot: out[i], inverseNorm: inv[i], inverseQueryNorm: qinv)
                                         }
+                                    } else {
+                                        BatchScorer.l2SquaredAll(query: q, matrix: matrix, dimension: d, rows: 0..<count, into: out)
                                     }
+                                    top.insert(scores: UnsafeBufferPointer(out), ordinals: listOrdinals)
                                 } else {
-                                    BatchScorer.l2SquaredAll(query: q, matrix: matrix, dimension: d, rows: 0..<count, into: out)
-                                }
-                                top.insert(scores: UnsafeBufferPointer(out), ordinals: listOrdinals)
-                            } else {
-                                positions.withUnsafeBufferPointer { p in
-                                    let p = UnsafeBufferPointer(rebasing: p[0..<matched])
-                                    if cosine {
-                                        BatchScorer.dotAll(query: q, matrix: matrix, dimension: d, ordinals: p, into: out)
-                                        norms!.withMemoryRebound(to: Float.self, capacity: count) { inv in
+                                    positions.withUnsafeBufferPointer { p in
+                                        let p = UnsafeBufferPointer(rebasing: p[0..<matched])
+                                        if cosine {
+                                            BatchScorer.dotAll(query: q, matrix: matrix, dimension: d, ordinals: p, into: out)
                                             for i in 0..<matched {
                                                 out[i] = IVFIndex.cosineDistance(dot: out[i], inverseNorm: inv[Int(p[i])], inverseQueryNorm: qinv)
                                             }
+                                        } else {
+                                            BatchScorer.l2SquaredAll(query: q, matrix: matrix, dimension: d, ordinals: p, into: out)
                                         }
-                                    } else {
-                                        BatchScorer.l2SquaredAll(query: q, matrix: matrix, dimension: d, ordinals: p, into: out)
-                                    }
-                                    ordinals.withUnsafeBufferPointer { ords in
-                                        top.insert(scores: UnsafeBufferPointer(out), ordinals: UnsafeBufferPointer(rebasing: ords[0..<matched]))
+                                        ordinals.withUnsafeBufferPointer { ords in
+                                            top.insert(scores: UnsafeBufferPointer(out), ordinals: UnsafeBufferPointer(rebasing: ords[0..<matched]))
+                                        }
                                     }
                                 }
                             }

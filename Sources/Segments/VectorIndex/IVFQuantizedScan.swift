@@ -39,20 +39,21 @@ extension IVFIndex {
             rows = positions
         }
 
-        mutating func scan(list: Int, _ raw: UnsafeRawBufferPointer) {
+        mutating func scan(list: Int) throws {
             listsProbed += 1
-            lists.ensureEncoded(list: list, raw)
             let start = lists.listStart[list]
             let count = lists.listStart[list + 1] - start
             guard count > 0 else { return }
             var matched = count
             if let filter {
-                let listOrdinals = UnsafeBufferPointer(start: (raw.baseAddress! + exact.head.lists[list].offset).assumingMemoryBound(to: Int32.self),
-                                                       count: count)
-                matched = filter.select(listOrdinals, positions: &positions, ordinals: &ordinals)
+                matched = exact.index.rows.ordinals.withUnsafeBufferPointer { all in
+                    filter.select(UnsafeBufferPointer(rebasing: all[start..<(start + count)]), positions: &positions, ordinals: &ordinals)
+                }
                 guard matched > 0 else { return }
                 for i in 0..<matched { rows[i] = positions[i] + Int32(start) }
             }
+            // Encoded only once some row passes the filter: a file-backed list is read then.
+            try lists.ensureEncoded(list: list, of: exact.index, exact.buffer)
             vectorsScanned += matched
             let d = lists.quantizer.dimension
             let filtered = matched < count || filter != nil
@@ -88,14 +89,11 @@ extension IVFIndex {
             }
         }
 
-        mutating func results(_ raw: UnsafeRawBufferPointer) -> [ScoredOrdinal] {
+        mutating func results() throws -> [ScoredOrdinal] {
             var top = TopKSelector(k: k)
             for candidate in estimates.sortedResults() {
                 let row = candidate.ordinal
-                let list = lists.list(containing: row)
-                let position = row - lists.listStart[list]
-                let ordinal = (raw.baseAddress! + exact.head.lists[list].offset + 4 * position).assumingMemoryBound(to: Int32.self).pointee
-                top.insert(score: exact.distance(list: list, position: position, raw), ordinal: Int(ordinal))
+                top.insert(score: try exact.distance(row: row), ordinal: Int(exact.index.rows.ordinals[row]))
             }
             return top.sortedResults()
         }
