@@ -183,7 +183,7 @@ public final class Segment: Sendable {
             let ids = try SegmentIDs.decode(bytes["ids"]!, rowCount: meta.rowCount, object: location.key)
             let segment = Segment(key: location.key, objectSize: location.size, meta: meta, ids: ids, parts: location.parts)
             for name in names.dropFirst(2) {
-                try segment.install(name, bytes[name]!, textConfigs: prefetch?.textIndexes ?? [:])
+                try await segment.install(name, bytes[name]!, textConfigs: prefetch?.textIndexes ?? [:], store: store)
             }
             if let reader = localIndexes[at] { try segment.installIndex(reading: reader) }
             segments.append(segment)
@@ -256,6 +256,17 @@ public final class Segment: Sendable {
             guard let config = textConfigs[attribute], meta.textIndexes[attribute] == config else { return }
             let index = try SegmentTextIndex.decode(bytes, rowCount: rowCount, object: key)
             loaded.withLock { if $0.textIndexes[attribute] == nil { $0.bytes += bytes.count }; $0.textIndexes[attribute] = (config, index) }
+        }
+    }
+
+    /// Installs a fetched part; an `ivf` part that the store now holds in a local file (a
+    /// cache wrote it to disk as it fetched it) is opened over that file instead, so its
+    /// vectors leave memory with the fetched bytes.
+    private func install(_ name: String, _ bytes: Data, textConfigs: [String: FullTextConfig], store: any ObjectStore) async throws {
+        if name == "ivf", let reader = try await Self.localIndexReader(key, parts, store: store) {
+            try installIndex(reading: reader)
+        } else {
+            try install(name, bytes, textConfigs: textConfigs)
         }
     }
 
@@ -340,7 +351,7 @@ public final class Segment: Sendable {
             let fetched = try await store.getRanges(reads)
             for ((segment, name), bytes) in zip(owners, fetched) {
                 try SegmentFile.verify(bytes, segment.parts[name]!, name: name, object: segment.key)
-                try segment.install(name, bytes, textConfigs: request.textIndexes)
+                try await segment.install(name, bytes, textConfigs: request.textIndexes, store: store)
             }
         }
         // A text index built with other tokenizer settings (or not at all) is rebuilt from the

@@ -101,6 +101,16 @@ public final class CachedStore: ObjectStore {
         return result.map { $0! }
     }
 
+    /// The disk cache's file of the range, when the disk holds it (as a range read earlier);
+    /// counted as a disk read of the running trace.
+    public func localReader(_ read: RangeRead) async throws -> LocalRangeReader? {
+        guard let disk, isImmutable(read.key), read.offset >= 0, read.length >= 0 else { return nil }
+        guard let reader = try await BlockingIO.run({ disk.localReader(Self.rangeKey(read), objectKey: read.key) }) else { return nil }
+        counters.withLock { $0.diskHits += 1 }
+        ReadTrace.current?.record(.disk, bytes: 0)
+        return reader
+    }
+
     /// The disk-cache key of a range: `{key}#{offset}+{length}`. Segment readers ask for the
     /// same ranges every time (the trailer, each part), so ranges are cached as read.
     static func rangeKey(_ read: RangeRead) -> String { "\(read.key)#\(read.offset)+\(read.length)" }

@@ -31,6 +31,9 @@ public final class DiskCache: Sendable {
     final class Catalog: @unchecked Sendable {  // only touched under the Mutex
         let database: SQLiteDatabase
         var clock: Int64
+        /// Entries whose file this process has checked against the catalog's checksum since
+        /// it last wrote them (`localReader` checks each once, not on every open).
+        var verified: Set<String> = []
         init(database: SQLiteDatabase, clock: Int64) {
             self.database = database
             self.clock = clock
@@ -99,6 +102,34 @@ public final class DiskCache: Sendable {
         }
     }
 
+    /// A positional reader of the entry's file (the bytes of `objectKey`'s range the entry
+    /// holds), or nil when the entry is absent, or its file missing or corrupt (then dropped).
+    /// The first open in this process checks the file's size and checksum like `read`; later
+    /// opens trust it (files are replaced by rename, never rewritten, and a reader holds its
+    /// descriptor), so a warm node opens a large part without reading all of it again.
+    public func localReader(_ key: String, objectKey: String) -> LocalRangeReader? {
+        catalog.withLock { catalog in
+            guard let row = try? catalog.database.execute("SELECT size, checksum FROM entries WHERE key = ?1", [.text(key)]).first,
+                  let size = row[0].integer, let checksum = row[1].text else { return nil }
+            let path = filePath(key)
+            if !catalog.verified.contains(key) {
+                guard let bytes = try? Self.contents(path), bytes.count == size, ContentHash.etag(bytes) == checksum else {
+                    drop(key, catalog)
+                    return nil
+                }
+                catalog.verified.insert(key)
+            }
+            guard let reader = try? LocalRangeReader(path: path, fileOffset: 0, length: Int(size), key: objectKey) else {
+                drop(key, catalog)
+                return nil
+            }
+            catalog.clock += 1
+            _ = try? catalog.database.execute(
+                "UPDATE entries SET last_use = ?1 WHERE key = ?2", [.integer(catalog.clock), .text(key)])
+            return reader
+        }
+    }
+
     /// A cache file's bytes: mapped when large (an IVF part is most of a segment and a query
     /// touches only its probed lists), else read. Files are replaced by rename and removed by
     /// unlink, never rewritten in place, so a mapping stays valid.
@@ -115,6 +146,7 @@ public final class DiskCache: Sendable {
         guard entry.bytes.count <= capacityBytes else { return }
         catalog.withLock { catalog in
             let path = filePath(key)
+            catalog.verified.remove(key)  // until the new file and its checksum are in place
             let temporary = path + ".tmp-\(UUID().uuidString)"
             // No fsync: a torn file after a crash fails its checksum and is refetched.
             guard FileManager.default.createFile(atPath: temporary, contents: entry.bytes),
@@ -130,6 +162,7 @@ public final class DiskCache: Sendable {
                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                     """, [.text(key), .text(entry.etag), .integer(Int64(entry.bytes.count)),
                           .text(ContentHash.etag(entry.bytes)), .integer(catalog.clock), .integer(pinned ? 1 : 0)])
+                catalog.verified.insert(key)  // written from these bytes by this process
                 try evict(catalog)
             } catch {
                 drop(key, catalog)
@@ -201,6 +234,7 @@ public final class DiskCache: Sendable {
     func filePath(_ key: String) -> String { objectsPath + "/" + ContentHash.etag(Data(key.utf8)) }
 
     private func drop(_ key: String, _ catalog: Catalog) {
+        catalog.verified.remove(key)
         _ = try? catalog.database.execute("DELETE FROM entries WHERE key = ?1", [.text(key)])
         unlink(filePath(key))
     }

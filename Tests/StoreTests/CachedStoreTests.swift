@@ -46,6 +46,24 @@ struct CachedStoreTests {
         }
     }
 
+    @Test("a range the disk holds is readable in place (a local reader), one the disk lacks is not")
+    func localReaderOfCachedRanges() async throws {
+        try await withTempDirectory(prefix: "lagoon-cached") { directory in
+            let base = InstrumentedStore(MemoryStore())
+            let key = "ns/docs/segments/s1"
+            let bytes = Data((0..<5_000).map { UInt8($0 % 241) })
+            try await base.put(key, bytes, condition: .none)
+            let store = CachedStore(wrapping: base, memoryBytes: 0, disk: try DiskCache(directory: directory.url, capacityBytes: 1 << 20))
+            let part = RangeRead(key: key, offset: 1_000, length: 3_000)
+            #expect(try await store.localReader(part) == nil)
+            _ = try await store.getRanges([part])  // a miss: fetched once and written to disk
+            let reader = try #require(try await store.localReader(part))
+            #expect(try reader.read(at: 0, count: 3_000) == bytes[1_000..<4_000])
+            #expect(try await store.localReader(RangeRead(key: key, offset: 1_000, length: 2_999)) == nil)
+            #expect(base.counts.requests[.getRange] == 1)
+        }
+    }
+
     @Test("immutable objects come from memory, then disk; mutable ones always from the store")
     func layers() async throws {
         try await withTempDirectory(prefix: "lagoon-cached") { directory in

@@ -36,6 +36,30 @@ struct DiskCacheTests {
         }
     }
 
+    @Test("a local reader serves an entry's bytes; after a restart a corrupt file is checked and dropped, never read")
+    func localReaders() throws {
+        try withTemporaryCacheDirectory { directory in
+            do {
+                let cache = try DiskCache(directory: directory, capacityBytes: 1_000)
+                cache.write("good", entry("0123456789"))
+                cache.write("bad", entry("abcdefghij"))
+                // Written by this process: served without a second pass.
+                let reader = try #require(cache.localReader("good", objectKey: "ns/a/segments/s"))
+                #expect(reader.length == 10)
+                #expect(try reader.read(at: 3, count: 4) == Data("3456".utf8))
+                #expect(throws: StoreError.self) { try reader.read(at: 8, count: 4) }
+                // A reader keeps its bytes when the entry is dropped (the descriptor holds the file).
+                cache.remove("good")
+                #expect(try reader.read(at: 0, count: 2) == Data("01".utf8))
+                try Data("abcdeXghij".utf8).write(to: URL(fileURLWithPath: cache.filePath("bad")))
+            }
+            let restarted = try DiskCache(directory: directory, capacityBytes: 1_000)
+            #expect(restarted.localReader("good", objectKey: "k") == nil)
+            #expect(restarted.localReader("bad", objectKey: "k") == nil)
+            #expect(restarted.keys.isEmpty)
+        }
+    }
+
     @Test("a corrupt catalog is discarded with the cached files")
     func corruptCatalog() throws {
         try withTemporaryCacheDirectory { directory in
