@@ -132,7 +132,7 @@ public final class IVFIndex: Sendable {
         guard reader.length == head.totalLength else {
             throw FormatError(.corrupt, object: object, "\(reader.length) bytes, the head describes \(head.totalLength)")
         }
-        try self.init(head: head, storage: .file(reader), object: object)
+        try self.init(head: head, storage: .file(reader, checked: IVFCheckedLists(listCount: head.listCount)), object: object)
     }
 
     private init(head: IVFHead, storage: IVFListBytes, object: String) throws {

@@ -1,6 +1,7 @@
 public import Foundation
 import Log
 public import Store
+import Synchronization
 
 /// Where an index's list blocks are read from (Specs/format/ivf.md §2).
 enum IVFListBytes: Sendable {
@@ -8,10 +9,25 @@ enum IVFListBytes: Sendable {
     case resident(Data)
     /// A local file holding the index (the folder store's segment object, or a disk-cache
     /// copy): a block is read into a search's buffer when the search needs it, and checked
-    /// against its directory checksum on every whole-block read. The vectors then live in the
+    /// against its directory checksum the first time it is read whole. The vectors then live in the
     /// OS page cache, not in this process: memory holds the head, the row fields
     /// (`IVFListRows`) and the 8-bit copy.
-    case file(LocalRangeReader)
+    case file(LocalRangeReader, checked: IVFCheckedLists)
+}
+
+/// Which lists of a file-backed index have passed their checksum (each is checked the first
+/// time it is read whole, not on every read: an exact scan reads every list).
+final class IVFCheckedLists: Sendable {
+    private let checked: Mutex<[Bool]>
+
+    init(listCount: Int) { checked = Mutex([Bool](repeating: false, count: listCount)) }
+
+    /// Runs `check` unless the list passed it before.
+    func ensure(_ list: Int, _ check: () throws -> Void) throws {
+        guard !checked.withLock({ $0[list] }) else { return }
+        try check()
+        checked.withLock { $0[list] = true }
+    }
 }
 
 /// One search's scratch space for blocks and vectors read from a file-backed index, allocated
@@ -42,10 +58,10 @@ extension IVFListBytes {
         switch self {
         case .resident(let bytes):
             return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
-        case .file(let reader):
+        case .file(let reader, let checked):
             let block = buffer.space(range.count)
             try reader.read(at: range.lowerBound, into: block)
-            try head.verify(list: list, block: UnsafeRawBufferPointer(block), object: object)
+            try checked.ensure(list) { try head.verify(list: list, block: UnsafeRawBufferPointer(block), object: object) }
             return try body(UnsafeRawBufferPointer(block))
         }
     }
@@ -62,7 +78,7 @@ extension IVFListBytes {
             return try bytes.withUnsafeBytes { raw in
                 try body(UnsafeBufferPointer(start: (raw.baseAddress! + at).assumingMemoryBound(to: Float.self), count: d))
             }
-        case .file(let reader):
+        case .file(let reader, _):
             let space = buffer.space(d * 4)
             try reader.read(at: at, into: space)
             return try body(UnsafeBufferPointer(start: space.baseAddress!.assumingMemoryBound(to: Float.self), count: d))
@@ -75,7 +91,7 @@ extension IVFListBytes {
         switch self {
         case .resident(let bytes):
             bytes.withUnsafeBytes { prefix.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + prefix.count)])) }
-        case .file(let reader):
+        case .file(let reader, _):
             try reader.read(at: offset, into: prefix)
         }
     }
