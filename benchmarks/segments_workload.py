@@ -109,6 +109,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds_by_thread_name(pid: int) -> dict[str, float]:
+    """CPU seconds of the process's live threads, summed per thread name (`lagoon-indexer`,
+    `lagoon-query`, NIO's event loops, …). Threads that exited are not counted."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def settle(server, client, ds, window: float = 5.0, limit: float = 900.0) -> tuple[float | None, float]:
     """RSS once background work is over and queries ran again: "up-to-date" covers the tail
     only, and the indexer may still be compacting (training the merged segment's IVF index)
@@ -137,17 +151,24 @@ def mb(kb: int | None) -> float | None:
     return round(kb / 1024, 1) if kb else None
 
 
-def reference_bm25(args, ds, env: dict) -> dict:
-    """Step 1: ingest once with the indexer off; BM25 over the unindexed tail is the reference."""
+def reference_bm25(args, ds, env: dict, queries: bool = True) -> dict:
+    """Step 1: ingest once with the indexer off; BM25 over the unindexed tail is the reference
+    (not run when `queries` is false: the indexer-off ingest rate only)."""
     tmp = Path(tempfile.mkdtemp(prefix="lagoon-segref-"))
     server = lr.LagoonServer(args.bin, tmp / "root", api_key=args.api_key, extra_args=args.server_arg, cpus=args.server_cpus,
                              log_path=tmp / "lagoon-server.log", env={**env, "LAGOON_SERVER__EMBEDDED_INDEXER": "false"})
     try:
         server.start()
         lr.log(f"reference (indexer off): ingesting {ds.n:,} docs once")
+        cpu0 = cpu_seconds(server.proc.pid)
         ing = lr.ingest(lr.make_client(server.url, args.api_key), ds.base, ds.docs, batch=args.batch, concurrency=args.concurrency)
+        ing["server_cpu_s"] = cpu_seconds(server.proc.pid) - cpu0
+        ing.pop("batch_ms", None)
+        lr.log(f"reference: {ing['docs_per_s']:,.0f} docs/s, server CPU {ing['server_cpu_s']:.1f} s")
         client = lr.make_client(server.url, args.api_key)
         md = client.namespace(lr.NAMESPACE).metadata()
+        if not queries:
+            return {"ingest_docs_per_s": ing["docs_per_s"], "ingest": ing, "index_status": getattr(md.index, "status", None)}
         part, runs = lr.bm25_workload(client, ds, limit=args.queries)
         return {"ingest_docs_per_s": ing["docs_per_s"], "ingest": ing, "index_status": getattr(md.index, "status", None),
                 **part, "runs": runs}
@@ -248,12 +269,13 @@ def targets(res: dict, n: int) -> list[dict]:
 def run(args, ds) -> dict:
     qidx = ds.gt_qidx[: args.queries] if args.queries else ds.gt_qidx
     env = {"LAGOON_INDEXER__FLUSH_INTERVAL_SECS": str(args.flush_interval)} if args.flush_interval is not None else {}
+    env.update(kv.split("=", 1) for kv in args.server_env)
     raw = raw_live_bytes(ds)
     res: dict = {"system": "lagoon segments", "server_cpus": args.server_cpus, "docs": ds.n, "rewrites": args.rewrites, "batch": args.batch,
                  "concurrency": args.concurrency, "server_env": env, "raw_live_bytes": raw, "notes": []}
     skip = set(filter(None, args.skip.split(",")))
     if "reference" not in skip:
-        res["reference"] = reference_bm25(args, ds, env)
+        res["reference"] = reference_bm25(args, ds, env, queries="queries" not in skip)
     tmp = Path(tempfile.mkdtemp(prefix="lagoon-seg-"))
     server = lr.LagoonServer(args.bin, tmp / "root", api_key=args.api_key, extra_args=args.server_arg, cpus=args.server_cpus,
                              log_path=tmp / "lagoon-server.log", env=env)
@@ -263,7 +285,12 @@ def run(args, ds) -> dict:
         lr.log(f"server ready at {server.url} (pid {server.proc.pid}, cpus {args.server_cpus}), indexer on")
         client = lr.make_client(server.url, args.api_key)
         with RSSSampler(server) as rss:
+            cpu0 = cpu_seconds(server.proc.pid)
             res["ingest"] = ingest_passes(args, server, ds)
+            res["ingest"]["server_cpu_s"] = cpu_seconds(server.proc.pid) - cpu0
+            res["ingest"]["server_cpu_s_by_thread"] = cpu_seconds_by_thread_name(server.proc.pid)
+            lr.log(f"server CPU during ingest: {res['ingest']['server_cpu_s']:.1f} s; by thread name so far: "
+                   + ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["ingest"]["server_cpu_s_by_thread"].items(), key=lambda kv: -kv[1])[:6]))
             lr.log(f"ingest: {res['ingest']['docs_written']:,} docs at {res['ingest']['docs_per_s']:,.0f} docs/s, "
                    f"{res['ingest']['throttled_429']} batches throttled (429)")
             res["index"] = lr.wait_indexed(client, timeout=args.index_wait, stall=args.index_stall)
@@ -273,33 +300,38 @@ def run(args, ds) -> dict:
         wait = res["index"].get("index_wait_s")
         lr.log(f"index: " + (f"up to date {wait:.2f}s after the last ack" if wait is not None else res["index"].get("index_note", "?")) +
                f"; RSS peak {res['rss']['peak_mb']} MB, now {res['rss']['after_index_mb']} MB, raw live {res['rss']['raw_live_mb']} MB")
-        errors: dict = {}
-        part = lr.vector_workloads(client, ds, qidx)
-        errors.update(part.pop("errors", {}))
-        res.update(part)
-        part, runs = lr.bm25_workload(client, ds, limit=args.queries)
-        errors.update(part.pop("errors", {}))
-        res.update(part)
-        ref_runs = (res.get("reference") or {}).pop("runs", None)
-        if ref_runs and runs:
-            same = sum(1 for qi in runs if runs[qi] == ref_runs.get(qi))
-            res["text"]["top100_equal_to_reference"] = same / len(runs)
-            res["text"]["reference_ndcg@10"] = res["reference"].get("text", {}).get("ndcg@10")
-        res["rss"]["after_queries_mb"] = mb(server.vm("VmRSS"))
-        res["rss"]["settled_mb"], res["rss"]["settle_s"] = settle(server, client, ds)
-        res["rss"]["peak_mb"] = mb(server.vm("VmHWM"))
-        res["rss"]["steady_mb"] = res["rss"]["settled_mb"]
-        for key in ("peak_mb", "after_index_mb", "after_queries_mb", "settled_mb", "steady_mb"):
-            if res["rss"][key]:
-                res["rss"][key.replace("_mb", "_over_raw")] = res["rss"][key] / res["rss"]["raw_live_mb"]
-        try:
-            res["disk_mb"] = round(sum(p.stat().st_size for p in (tmp / "root").rglob("*") if p.is_file()) / 2**20, 1)
-        except OSError:
-            pass
-        if "cold" not in skip:
-            res["cold"] = {"bm25": cold_first(server, args, ds, "bm25"), "knn": cold_first(server, args, ds, "knn")}
-        if errors:
-            res["errors"] = errors
+        if (off := (res.get("reference") or {}).get("ingest_docs_per_s")):
+            res["ingest"]["on_over_off"] = res["ingest"]["docs_per_s"] / off
+            lr.log(f"ingest with the indexer on / off (same run): {res['ingest']['docs_per_s']:,.0f} / {off:,.0f} docs/s "
+                   f"= {res['ingest']['on_over_off']:.2f}")
+        if "queries" not in skip:  # ingest, indexing and RSS only
+            errors: dict = {}
+            part = lr.vector_workloads(client, ds, qidx)
+            errors.update(part.pop("errors", {}))
+            res.update(part)
+            part, runs = lr.bm25_workload(client, ds, limit=args.queries)
+            errors.update(part.pop("errors", {}))
+            res.update(part)
+            ref_runs = (res.get("reference") or {}).pop("runs", None)
+            if ref_runs and runs:
+                same = sum(1 for qi in runs if runs[qi] == ref_runs.get(qi))
+                res["text"]["top100_equal_to_reference"] = same / len(runs)
+                res["text"]["reference_ndcg@10"] = res["reference"].get("text", {}).get("ndcg@10")
+            res["rss"]["after_queries_mb"] = mb(server.vm("VmRSS"))
+            res["rss"]["settled_mb"], res["rss"]["settle_s"] = settle(server, client, ds)
+            res["rss"]["peak_mb"] = mb(server.vm("VmHWM"))
+            res["rss"]["steady_mb"] = res["rss"]["settled_mb"]
+            for key in ("peak_mb", "after_index_mb", "after_queries_mb", "settled_mb", "steady_mb"):
+                if res["rss"][key]:
+                    res["rss"][key.replace("_mb", "_over_raw")] = res["rss"][key] / res["rss"]["raw_live_mb"]
+            try:
+                res["disk_mb"] = round(sum(p.stat().st_size for p in (tmp / "root").rglob("*") if p.is_file()) / 2**20, 1)
+            except OSError:
+                pass
+            if "cold" not in skip:
+                res["cold"] = {"bm25": cold_first(server, args, ds, "bm25"), "knn": cold_first(server, args, ds, "knn")}
+            if errors:
+                res["errors"] = errors
     except Exception as e:
         res["error"] = f"{type(e).__name__}: {e}"
         res["server_log_tail"] = server.tail_log(40)
@@ -318,8 +350,10 @@ def main(argv=None) -> int:
     ap.add_argument("--flush-interval", type=int, help="indexer.flush_interval_secs for the server (default: the server's)")
     ap.add_argument("--index-wait", type=float, default=1800.0, help="max seconds to wait for index up-to-date")
     ap.add_argument("--index-stall", type=float, default=300.0, help="give up when unindexed_bytes has not moved for this long")
-    ap.add_argument("--skip", default="", help="comma list of: reference,cold")
+    ap.add_argument("--skip", default="", help="comma list of: reference,queries (step 4, the settled RSS and cold start),cold")
     ap.add_argument("--keep-root", action="store_true")
+    ap.add_argument("--server-env", action="append", default=[], metavar="LAGOON_SECTION__KEY=VALUE",
+                    help="setting for both servers (repeatable), e.g. LAGOON_INDEXER__NICE=10")
     args = ap.parse_args(argv)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the finally in run() stops the server

@@ -13,9 +13,10 @@ public struct ServerConfig: Sendable {
     /// `[indexer]`: flush and compaction thresholds and the backpressure limit.
     public var indexer = IndexerOptions()
     /// `[indexer] nice`: the nice value of the indexer's thread (0 = same as requests, up to
-    /// 19 = lowest), so segment builds yield a busy core to requests. 0 by default: while each
-    /// publish makes the node replay the tail written during the flush at normal priority, a
-    /// slower flush costs writes more than it saves them (measured; see Specs/format/config.md).
+    /// 19 = lowest), so segment builds yield a busy core to requests. 0 by default: under a
+    /// steady stream of writes a niced indexer hardly runs, so the tail grows into
+    /// `max_unindexed_bytes` backpressure (429s) and a higher memory peak, while the build
+    /// work is only postponed, not saved (measured; see Specs/format/config.md).
     public var indexerNice: Int32 = 0
     /// `[cache]`: the memory and disk caches in front of the S3 backend.
     public var cache = CacheSettings()

@@ -145,7 +145,9 @@ public struct JSONParser {
     private mutating func parseString() throws -> String {
         position += 1
         let start = position
-        // Fast path: no escapes.
+        // Fast path: no escapes. Eight bytes at a time while none of them ends the fast path
+        // (a base64 vector is a few kilobytes of plain string; written bodies are mostly such).
+        position = Self.plainRun(buffer, from: position, end: end)
         while position < end {
             let c = buffer[position]
             if c == UInt8(ascii: "\"") {
@@ -198,6 +200,25 @@ public struct JSONParser {
             default: out.append(c)
             }
         }
+    }
+
+    /// The first position at or after `start`, a multiple of eight bytes on, whose next eight
+    /// bytes (or fewer, up to `end`) may hold a quote, a backslash or a control character:
+    /// the bytes skipped are plain string content. Tests each word at once (SWAR: a byte is
+    /// zero after XOR with the byte looked for, or below 0x20, exactly when its high bit is set
+    /// in `(v - 0x01…) & ~v & 0x80…` for its transformed value).
+    static func plainRun(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int, end: Int) -> Int {
+        guard let base = buffer.baseAddress else { return start }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var position = start
+        while position + 8 <= end {
+            let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
+            let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+            if special & highs != 0 { break }
+            position += 8
+        }
+        return position
     }
 
     private mutating func parseHex4() throws -> UInt32 {

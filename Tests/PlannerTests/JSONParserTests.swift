@@ -166,6 +166,27 @@ struct JSONParserTests {
         #expect(error?.description.hasPrefix("invalid JSON at byte \(offset): ") == true)
     }
 
+    /// The string scan skips eight plain bytes at a time: an escape, the closing quote or a
+    /// control character at any offset of any word, and multi-byte UTF-8 beside them, must
+    /// still be found exactly where the byte-by-byte scan would.
+    @Test("strings: escapes, quotes and control characters at every offset of the word-at-a-time scan")
+    func stringOffsets() throws {
+        for length in 0..<40 {
+            let plain = String((0..<length).map { Character(UnicodeScalar(UInt8(ascii: "A") + UInt8($0 % 26))) })
+            #expect(try Self.parse("\"\(plain)\"") == .string(plain))
+            #expect(try Self.parse("[\"\(plain)\",\"é\(plain)€\"]") == .array([.string(plain), .string("é\(plain)€")]))
+            for cut in 0...length {
+                let head = String(plain.prefix(cut)), tail = String(plain.dropFirst(cut))
+                #expect(try Self.parse("\"\(head)\\n\(tail)\"") == .string(head + "\n" + tail))
+                #expect(try Self.parse("\"\(head)\\\"\(tail)\"") == .string(head + "\"" + tail))
+                #expect(try Self.parse("\"\(head)\\u00e9\(tail)\"") == .string(head + "é" + tail))
+                #expect(throws: JSONSyntaxError.self) { try Self.parse("\"\(head)\u{01}\(tail)\"") }
+                #expect(throws: JSONSyntaxError.self) { try Self.parse("\"\(head)\t\(tail)\"") }
+            }
+            #expect(throws: JSONSyntaxError.self) { try Self.parse("\"\(plain)") }  // unterminated
+        }
+    }
+
     @Test("invalid UTF-8 and NUL bytes are rejected", arguments: [
         [0x22, 0xFF, 0x22] as [UInt8],
         [0x22, 0x61, 0xC3, 0x22],  // truncated two-byte sequence
