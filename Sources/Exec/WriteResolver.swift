@@ -39,6 +39,13 @@ struct WriteResolver {
             || request.upsertCondition != nil || request.patchCondition != nil || request.deleteCondition != nil
     }
 
+    /// `NamespaceProjection.approximateBytes` of the live document as of the events resolved
+    /// so far (nil: none).
+    func currentBytes(_ id: DocumentID) -> Int? {
+        if let entry = overlay[id] { return entry.map(NamespaceProjection.approximateBytes) }
+        return view.liveDocumentBytes(of: id)
+    }
+
     /// The live document of an id as of the events resolved so far.
     func current(_ id: DocumentID) throws -> Document? {
         if let entry = overlay[id] { return entry }
@@ -110,24 +117,30 @@ struct WriteResolver {
     /// Appends an event and updates the overlay; false when it changes nothing
     /// (a patch or delete of a document that does not exist).
     private mutating func record(_ event: WriteEvent) throws -> Bool {
-        let before = try current(event.id)
+        // An upsert or delete needs only the size of the document it replaces (not its vector,
+        // which a segment may hold in a file); a patch needs the whole document.
+        let beforeBytes: Int?
         let after: Document?
         switch event {
         case .upsert(let document):
+            beforeBytes = currentBytes(event.id)
             after = document
         case .patch(let id, let attributes, let vector):
+            let before = try current(id)
+            beforeBytes = before.map(NamespaceProjection.approximateBytes)
             guard var document = before else { return false }
             for (name, value) in attributes { document.attributes[name] = value.isNull ? nil : value }
             if let vector { document.vector = vector }
             after = document
             _ = id
         case .delete:
-            guard before != nil else { return false }
+            beforeBytes = currentBytes(event.id)
+            guard beforeBytes != nil else { return false }
             after = nil
         }
         overlay[event.id] = .some(after)
-        liveDelta += (after == nil ? 0 : 1) - (before == nil ? 0 : 1)
-        bytesDelta += (after.map(NamespaceProjection.approximateBytes) ?? 0) - (before.map(NamespaceProjection.approximateBytes) ?? 0)
+        liveDelta += (after == nil ? 0 : 1) - (beforeBytes == nil ? 0 : 1)
+        bytesDelta += (after.map(NamespaceProjection.approximateBytes) ?? 0) - (beforeBytes ?? 0)
         if case .patch = event, let after {
             events.append(.upsert(after))
         } else {

@@ -263,7 +263,7 @@ public struct NamespaceProjection: Sendable {
         return bytes
     }
 
-    static func valueBytes(_ value: AttributeValue) -> Int {
+    public static func valueBytes(_ value: AttributeValue) -> Int {
         switch value {
         case .null: return 0
         case .bool: return 1

@@ -52,6 +52,13 @@ public struct NamespaceView: Sendable {
         return source == segments.count ? tail.document(row: row) : try segments[source].document(row: row)
     }
 
+    /// `NamespaceProjection.approximateBytes` of the id's live document (nil: none), without
+    /// reading a segment row's vector (writes that replace or delete a document need only this).
+    public func liveDocumentBytes(of id: DocumentID) -> Int? {
+        guard let (source, row) = locate(id) else { return nil }
+        return source == segments.count ? NamespaceProjection.approximateBytes(tail.document(row: row)) : segments[source].documentBytes(row: row)
+    }
+
     private func segmentDocument(of id: DocumentID) throws -> Document? {
         for view in segments.reversed() {
             if let row = view.segment.row(of: id), view.visible.contains(row) { return try view.document(row: row) }

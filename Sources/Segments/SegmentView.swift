@@ -32,6 +32,16 @@ public struct SegmentView: Sendable {
 
     public var hiddenCount: Int { segment.rowCount - visibleCount }
 
+    /// `NamespaceProjection.approximateBytes` of the row's document, without reading its vector.
+    public func documentBytes(row: Int) -> Int {
+        var bytes = 8
+        if let vectors = segment.vectors, vectors.hasVector(row: row) { bytes += vectors.dimension * 4 }
+        for name in segment.meta.attributes {
+            if let value = segment.column(name)?[row], !value.isNull { bytes += name.utf8.count + NamespaceProjection.valueBytes(value) }
+        }
+        return bytes
+    }
+
     /// The whole visible document of a row (needs every column and the vectors loaded).
     public func document(row: Int) throws -> Document {
         var attributes: [String: AttributeValue] = [:]
