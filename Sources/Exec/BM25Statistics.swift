@@ -23,7 +23,7 @@ struct BM25Statistics {
         BM25Formula(k1: k1, b: b, averageLength: Float(averageLength))
     }
 
-    init(sources: [RowSource], attribute: String, terms: [String]) {
+    init(sources: [RowSource], attribute: String, terms: [String]) throws {
         documentFrequencies = [Int](repeating: 0, count: terms.count)
         var rows: [Int32] = [], frequencies: [UInt32] = []
         for source in sources {
@@ -45,12 +45,12 @@ struct BM25Statistics {
                     }
                 }
                 for (t, term) in terms.enumerated() {
-                    guard let entry = index.terms[term] else { continue }
+                    guard let entry = try index.term(term) else { continue }
                     guard hidden else {
                         documentFrequencies[t] += entry.documentFrequency
                         continue
                     }
-                    for block in index.blocks[entry.blocks] {
+                    for block in index.blocks(of: entry) {
                         index.decode(block, rows: &rows, frequencies: &frequencies)
                         for row in rows where view.visible.contains(Int(row)) { documentFrequencies[t] += 1 }
                     }

@@ -29,7 +29,7 @@ struct BM25TopK {
     }
 
     /// Scores one segment, returning the rows that may still belong to the top `limit`.
-    func scoreSegment(_ view: SegmentView, floor: inout ScoreFloor, examined: inout Int, skippedBlocks: inout Int) -> [(Int32, Float)] {
+    func scoreSegment(_ view: SegmentView, floor: inout ScoreFloor, examined: inout Int, skippedBlocks: inout Int) throws -> [(Int32, Float)] {
         guard let index = view.segment.textIndex(attribute) else { return [] }
         let formula = statistics.formula(k1: k1, b: b)
         struct Term {
@@ -40,10 +40,10 @@ struct BM25TopK {
         }
         var active: [Term] = []
         for (t, term) in terms.enumerated() {
-            guard let entry = index.terms[term], statistics.documentFrequencies[t] > 0 else { continue }
+            guard statistics.documentFrequencies[t] > 0, let entry = try index.term(term) else { continue }
             let w = statistics.idf(t)
             var bound: Float = 0
-            for block in index.blocks[entry.blocks] {
+            for block in index.blocks(of: entry) {
                 bound = max(bound, formula.score(idf: w, tf: Float(block.maxTermFrequency), length: Float(block.minLength)))
             }
             active.append(Term(t: t, idf: w, bound: bound, cursor: PostingCursor(index: index, term: entry)))

@@ -11,9 +11,10 @@ enum MemoryBreakdown {
     static func report(_ label: String, _ snapshot: Snapshot) {
         guard enabled else { return }
         let view = snapshot.view
-        var ivf = 0, vectorsPart = 0, derived = 0, loaded = 0, rows = 0
+        var ivf = 0, vectorsPart = 0, derived = 0, loaded = 0, rows = 0, idBytes = 0
         for segment in view.segments.map(\.segment) {
             rows += segment.rowCount
+            idBytes += segment.ids.memoryBytes
             loaded += segment.loadedBytes
             ivf += segment.vectorIndex?.heldBytes ?? 0
             if let vectors = segment.vectors {
@@ -21,8 +22,6 @@ enum MemoryBreakdown {
                 if !vectors.readsIndexLists { vectorsPart += vectors.count * vectors.dimension * 4 }
             }
         }
-        // Ids: the array plus the id → row dictionary (about twice the entries at its load factor).
-        let idBytes = rows * (MemoryLayout<DocumentID>.stride * 3 + 8)
         let tail = view.tail
         let mb = { (bytes: Int) in String(format: "%.1f", Double(bytes) / 1_048_576) }
         let line = "[memory] \(label): rss \(mb(residentBytes())) MB; \(view.segments.count) segments, \(rows) rows: "

@@ -322,7 +322,7 @@ actor NamespaceReplica {
 
     /// Bytes this replica holds in memory: loaded segment parts, ids, and the tail.
     nonisolated var residentBytes: Int {
-        resident.withLock { $0.reduce(0) { $0 + $1.loadedBytes + $1.rowCount * 24 } } + tailBytes.load(ordering: .relaxed)
+        resident.withLock { $0.reduce(0) { $0 + $1.loadedBytes + $1.ids.memoryBytes } } + tailBytes.load(ordering: .relaxed)
     }
 
     /// Drops everything loaded (under memory pressure): the next read opens the namespace

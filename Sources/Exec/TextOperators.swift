@@ -35,7 +35,7 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
 
     public func next() throws -> RowBatch? {
         try measured {
-            if statistics == nil { statistics = BM25Statistics(sources: sources, attribute: attribute, terms: terms) }
+            if statistics == nil { statistics = try BM25Statistics(sources: sources, attribute: attribute, terms: terms) }
             let stats = statistics!
             guard stats.documentCount > 0 else { return nil }
             if let limit {
@@ -49,7 +49,7 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
                 let batch: RowBatch?
                 switch sources[index] {
                 case .tail(let projection): batch = scoreTail(projection, source: index, stats)
-                case .segment(let view): batch = scoreSegment(view, source: index, stats)
+                case .segment(let view): batch = try scoreSegment(view, source: index, stats)
                 }
                 if let batch { return batch }
             }
@@ -72,7 +72,7 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
                 found.append((index, Array(zip(batch.rows, batch.scores))))
             case .segment(let view):
                 var examined = 0, skipped = 0
-                let rows = pruning.scoreSegment(view, floor: &floor, examined: &examined, skippedBlocks: &skipped)
+                let rows = try pruning.scoreSegment(view, floor: &floor, examined: &examined, skippedBlocks: &skipped)
                 actuals.rowsExamined += examined
                 actuals.notes.append("\(source.label): MaxScore examined \(examined) rows, skipped \(skipped) posting blocks, kept \(rows.count)")
                 found.append((index, rows))
@@ -105,15 +105,15 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
         return RowBatch(source: source, rows: rows, scores: rows.map { scores[$0]! })
     }
 
-    private func scoreSegment(_ view: SegmentView, source: Int, _ stats: BM25Statistics) -> RowBatch? {
+    private func scoreSegment(_ view: SegmentView, source: Int, _ stats: BM25Statistics) throws -> RowBatch? {
         guard let index = view.segment.textIndex(attribute) else { return nil }
         let formula = stats.formula(k1: k1, b: b)
         var scores: [Int32: Float] = [:]
         var rows: [Int32] = [], frequencies: [UInt32] = []
         for (t, term) in terms.enumerated() {
-            guard let entry = index.terms[term], stats.documentFrequencies[t] > 0 else { continue }
+            guard stats.documentFrequencies[t] > 0, let entry = try index.term(term) else { continue }
             let idf = stats.idf(t)
-            for block in index.blocks[entry.blocks] {
+            for block in index.blocks(of: entry) {
                 index.decode(block, rows: &rows, frequencies: &frequencies)
                 actuals.rowsExamined += rows.count
                 for i in rows.indices where view.visible.contains(Int(rows[i])) {

@@ -47,6 +47,9 @@ public struct BinaryReader {
 
     public var remaining: Int { end - offset }
 
+    /// Steps over `n` bytes, returning where they start.
+    public mutating func skip(_ n: Int) throws -> Int { try take(n) }
+
     private mutating func take(_ n: Int) throws -> Int {
         guard n >= 0, n <= end - offset else {
             throw FormatError(.corrupt, object: object, "truncated at byte \(offset) (need \(n) more)")

@@ -26,7 +26,7 @@ public enum WALCodec {
     public static let readable: ClosedRange<UInt16> = 1...1
 
     enum EventTag: UInt8 { case upsert = 1, patch = 2, delete = 3 }
-    enum IDTag: UInt8 { case uint = 1, uuid = 2, string = 3 }
+    public enum IDTag: UInt8 { case uint = 1, uuid = 2, string = 3 }
     enum ValueTag: UInt8 { case null = 0, boolFalse = 1, boolTrue = 2, int = 3, uint = 4, float = 5, string = 6, array = 7 }
 
     public static func encode(_ entry: WALEntry) -> Data {

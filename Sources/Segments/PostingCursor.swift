@@ -5,8 +5,8 @@ public struct PostingCursor {
     public static let end = Int32.max
 
     private let index: SegmentTextIndex
-    private let blocks: Range<Int>
-    private var block: Int
+    private let blocks: SegmentTextIndex.Blocks
+    private var block = 0
     private var rows: [Int32] = []
     private var frequencies: [UInt32] = []
     private var position = 0
@@ -16,8 +16,7 @@ public struct PostingCursor {
 
     public init(index: SegmentTextIndex, term: SegmentTextIndex.Term) {
         self.index = index
-        blocks = term.blocks
-        block = term.blocks.lowerBound
+        blocks = index.blocks(of: term)
         rows.reserveCapacity(SegmentTextIndex.blockSize)
         frequencies.reserveCapacity(SegmentTextIndex.blockSize)
         load()
@@ -26,14 +25,14 @@ public struct PostingCursor {
     public var termFrequency: UInt32 { frequencies[position] }
 
     /// The block the cursor is in (its bounds hold for every row left in it).
-    public var currentBlock: SegmentTextIndex.Block? { block < blocks.upperBound ? index.blocks[block] : nil }
+    public var currentBlock: SegmentTextIndex.Block? { block < blocks.count ? blocks[block] : nil }
 
     private mutating func load() {
-        guard block < blocks.upperBound else {
+        guard block < blocks.count else {
             doc = Self.end
             return
         }
-        index.decode(index.blocks[block], rows: &rows, frequencies: &frequencies)
+        index.decode(blocks[block], rows: &rows, frequencies: &frequencies)
         position = 0
         doc = rows[0]
     }
@@ -50,9 +49,9 @@ public struct PostingCursor {
 
     public mutating func seek(_ target: Int32) {
         guard doc < target else { return }
-        if index.blocks[block].lastRow < target {
+        if blocks.lastRow(block) < target {
             block += 1
-            while block < blocks.upperBound, index.blocks[block].lastRow < target {
+            while block < blocks.count, blocks.lastRow(block) < target {
                 block += 1
                 skippedBlocks += 1
             }

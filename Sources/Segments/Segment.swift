@@ -40,8 +40,7 @@ public final class Segment: Sendable {
     public let objectSize: Int
     public let meta: SegmentMeta
     /// Row ordinal → id (rows are sorted by id).
-    public let ids: [DocumentID]
-    private let rowOf: [DocumentID: Int32]
+    public let ids: SegmentIDs
     private let parts: [String: SegmentFile.PartLocation]
     private let loaded = Mutex(Loaded())
 
@@ -54,16 +53,12 @@ public final class Segment: Sendable {
         var bytes = 0
     }
 
-    private init(key: String, objectSize: Int, meta: SegmentMeta, ids: [DocumentID], parts: [String: SegmentFile.PartLocation]) {
+    private init(key: String, objectSize: Int, meta: SegmentMeta, ids: SegmentIDs, parts: [String: SegmentFile.PartLocation]) {
         self.key = key
         self.objectSize = objectSize
         self.meta = meta
         self.ids = ids
         self.parts = parts
-        var rowOf: [DocumentID: Int32] = [:]
-        rowOf.reserveCapacity(ids.count)
-        for (row, id) in ids.enumerated() { rowOf[id] = Int32(row) }
-        self.rowOf = rowOf
     }
 
     public var rowCount: Int { meta.rowCount }
@@ -193,7 +188,7 @@ public final class Segment: Sendable {
 
     /// The row of an id, if this segment holds it.
     public func row(of id: DocumentID) -> Int? {
-        rowOf[id].map(Int.init)
+        ids.row(of: id)
     }
 
     // MARK: Parts

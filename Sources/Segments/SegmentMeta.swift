@@ -50,26 +50,3 @@ public struct SegmentMeta: Sendable, Codable, Equatable {
         }
     }
 }
-
-/// The `ids` part: every row's id, rows sorted by id (byte order for strings).
-public enum SegmentIDs {
-    public static func encode(_ ids: [DocumentID]) -> [UInt8] {
-        var w = BinaryWriter(reservingCapacity: ids.count * 9 + 4)
-        w.u32(UInt32(ids.count))
-        for id in ids { WALCodec.writeID(id, &w) }
-        return w.bytes
-    }
-
-    public static func decode(_ data: Data, rowCount: Int, object: String) throws -> [DocumentID] {
-        try data.withUnsafeBytes { raw in
-            var r = BinaryReader(raw, object: object)
-            let count = Int(try r.u32())
-            guard count == rowCount, count <= r.remaining else { throw r.corrupt("ids \(count) ≠ segment rows \(rowCount)") }
-            var ids: [DocumentID] = []
-            ids.reserveCapacity(count)
-            for _ in 0..<count { ids.append(try WALCodec.readID(&r)) }
-            guard r.remaining == 0 else { throw r.corrupt("trailing bytes after ids") }
-            return ids
-        }
-    }
-}

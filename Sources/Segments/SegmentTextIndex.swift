@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 public import Kernels
 public import Log
 
@@ -6,54 +7,145 @@ public import Log
 /// `text/{attribute}`): a sorted term dictionary, postings in blocks of up to 128 rows, and
 /// the token count of every row.
 ///
+/// Read in place: loading keeps the part's bytes and notes where each term's record starts
+/// (one pass that skips over blocks), so a query looks terms up by bisection over the sorted
+/// dictionary and decodes only the blocks it visits. A term's blocks are checked in full the
+/// first time a query looks the term up, so decoding can trust them afterwards.
+///
 /// Each block records its last row, its row count, the largest term frequency in it and the
 /// smallest document length in it. BM25 grows with tf and shrinks with dl, so
 /// `score(maxTF, minLength)` bounds every score in the block for any k1, b and avgdl: block-max
 /// pruning works with statistics that are only known at query time (namespace-wide).
 public struct SegmentTextIndex: Sendable {
     public static let blockSize = 128
+    /// Bytes of one block's entry in the term dictionary.
+    static let blockHeaderBytes = 28
 
     public struct Block: Sendable {
         public var lastRow: Int32
         public var count: Int32
         public var maxTermFrequency: UInt32
         public var minLength: UInt32
-        /// Byte range of the block's varints inside `postingBytes`.
+        /// Byte range of the block's varints inside the part.
         public var byteOffset: Int
         public var byteLength: Int
     }
 
     public struct Term: Sendable {
         public var documentFrequency: Int
-        public var blocks: Range<Int>
+        /// The term's rank in the sorted dictionary.
+        let number: Int
+        /// Where the term's block entries start inside the part.
+        let blockEntries: Int
+        let blockCount: Int
     }
 
-    public let terms: [String: Term]
-    public let blocks: [Block]
-    public let postingBytes: [UInt8]
-    /// Tokens per row (0 for rows without text).
-    public let lengths: [UInt32]
+    /// The part's bytes, owned for the index's lifetime.
+    private let bytes: PartBytes
+    /// Byte offset of every term's record, in dictionary (byte) order.
+    private let termRecords: [Int]
+    /// Where the posting bytes begin inside the part.
+    private let postingsStart: Int
+    private let validated: ValidatedTerms
+    public let rowCount: Int
     /// Rows with at least one token, and their total tokens (every row of the segment,
     /// deleted or not; the snapshot subtracts what deletions take away).
     public let documentCount: Int
     public let totalLength: Int
 
+    /// Tokens of a row (0 for rows without text).
+    public struct Lengths: Sendable {
+        fileprivate let bytes: PartBytes
+        public subscript(row: Int) -> UInt32 {
+            UInt32(littleEndian: bytes.base.loadUnaligned(fromByteOffset: 4 + 4 * row, as: UInt32.self))
+        }
+    }
+
+    public var lengths: Lengths { Lengths(bytes: bytes) }
+
+    /// The blocks of one term, read from their dictionary entries on access.
+    public struct Blocks: RandomAccessCollection, Sendable {
+        fileprivate let bytes: PartBytes
+        fileprivate let entries: Int
+        fileprivate let postingsStart: Int
+        public let count: Int
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { count }
+
+        public subscript(i: Int) -> Block {
+            let at = entries + i * SegmentTextIndex.blockHeaderBytes
+            let base = bytes.base
+            return Block(lastRow: Int32(bitPattern: base.u32(at)), count: Int32(bitPattern: base.u32(at + 4)),
+                         maxTermFrequency: base.u32(at + 8), minLength: base.u32(at + 12),
+                         byteOffset: postingsStart + Int(truncatingIfNeeded: base.u64(at + 16)), byteLength: Int(base.u32(at + 24)))
+        }
+
+        /// The last row of block `i` (what `PostingCursor.seek` skips by), without the rest.
+        public func lastRow(_ i: Int) -> Int32 {
+            Int32(bitPattern: bytes.base.u32(entries + i * SegmentTextIndex.blockHeaderBytes))
+        }
+    }
+
+    public func blocks(of term: Term) -> Blocks {
+        Blocks(bytes: bytes, entries: term.blockEntries, postingsStart: postingsStart, count: term.blockCount)
+    }
+
+    /// Looks a term up by bisection over the dictionary. The first lookup of a term checks
+    /// every block of it (throwing when one is malformed); later lookups trust them.
+    public func term(_ text: String) throws -> Term? {
+        var text = text
+        let found = text.withUTF8 { lookup($0) }
+        guard let found else { return nil }
+        if !validated.contains(found.number) {
+            try validate(found, named: text)
+            validated.insert(found.number)
+        }
+        return found
+    }
+
+    private func lookup(_ wanted: UnsafeBufferPointer<UInt8>) -> Term? {
+        let base = bytes.base
+        var low = 0, high = termRecords.count
+        while low < high {
+            let middle = (low + high) / 2
+            let at = termRecords[middle]
+            let length = Int(base.u32(at))
+            let stored = UnsafeRawBufferPointer(rebasing: base[(at + 4)..<(at + 4 + length)])
+            let order = Self.compare(stored, UnsafeRawBufferPointer(wanted))
+            if order == 0 {
+                let fields = at + 4 + length
+                return Term(documentFrequency: Int(base.u32(fields)), number: middle, blockEntries: fields + 8,
+                            blockCount: Int(base.u32(fields + 4)))
+            }
+            if order < 0 { low = middle + 1 } else { high = middle }
+        }
+        return nil
+    }
+
+    /// Byte order (memcmp, then length).
+    private static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let common = Swift.min(a.count, b.count)
+        if common > 0 {
+            let order = memcmp(a.baseAddress!, b.baseAddress!, common)
+            if order != 0 { return Int(order) }
+        }
+        return a.count - b.count
+    }
+
     /// Decodes one block into `rows` and `frequencies` (cleared first).
     public func decode(_ block: Block, rows: inout [Int32], frequencies: inout [UInt32]) {
         rows.removeAll(keepingCapacity: true)
         frequencies.removeAll(keepingCapacity: true)
-        postingBytes.withUnsafeBytes { raw in
-            let slice = UnsafeRawBufferPointer(rebasing: raw[block.byteOffset..<(block.byteOffset + block.byteLength)])
-            var offset = 0
-            var row: Int32 = -1
-            for _ in 0..<Int(block.count) {
-                // Validated when the part was loaded, so these cannot fail here.
-                let delta = VarInt.tryDecode(from: slice, offset: &offset) ?? 0
-                let tf = VarInt.tryDecode(from: slice, offset: &offset) ?? 0
-                row += Int32(truncatingIfNeeded: delta)
-                rows.append(row)
-                frequencies.append(UInt32(truncatingIfNeeded: tf))
-            }
+        let slice = UnsafeRawBufferPointer(rebasing: bytes.base[block.byteOffset..<(block.byteOffset + block.byteLength)])
+        var offset = 0
+        var row: Int32 = -1
+        for _ in 0..<Int(block.count) {
+            // Checked when the term was first looked up, so these cannot fail here.
+            let delta = VarInt.tryDecode(from: slice, offset: &offset) ?? 0
+            let tf = VarInt.tryDecode(from: slice, offset: &offset) ?? 0
+            row += Int32(truncatingIfNeeded: delta)
+            rows.append(row)
+            frequencies.append(UInt32(truncatingIfNeeded: tf))
         }
     }
 
@@ -123,80 +215,117 @@ public struct SegmentTextIndex: Sendable {
 
     // MARK: Reading
 
+    /// Takes the part's bytes and checks its structure: the token counts, every term record
+    /// and block entry inside the part, terms strictly ascending by bytes, the posting bytes'
+    /// length. Block contents are checked per term on first lookup (`term(_:)`).
     public static func decode(_ data: Data, rowCount: Int, object: String) throws -> SegmentTextIndex {
-        try data.withUnsafeBytes { raw in
-            var r = BinaryReader(raw, object: object)
-            let rows = Int(try r.u32())
-            guard rows == rowCount, rows <= r.remaining / 4 else { throw r.corrupt("text index rows \(rows) ≠ segment rows \(rowCount)") }
-            var lengths = [UInt32](repeating: 0, count: rows)
-            var documentCount = 0, totalLength = 0
-            for i in 0..<rows {
-                lengths[i] = try r.u32()
-                if lengths[i] > 0 { documentCount += 1; totalLength += Int(lengths[i]) }
-            }
-            let termCount = Int(try r.u32())
-            guard termCount <= r.remaining / 12 else { throw r.corrupt("term count \(termCount) exceeds the part") }
-            var terms: [String: Term] = [:]
-            terms.reserveCapacity(termCount)
-            var blocks: [Block] = []
-            var pending: [(Int, Int)] = []  // (offset, length) checked once the posting bytes are known
-            for _ in 0..<termCount {
-                let term = try r.string()
-                let df = Int(try r.u32())
-                let blockCount = Int(try r.u32())
-                guard blockCount == (df + blockSize - 1) / blockSize, blockCount <= r.remaining / 28 + 1 else {
-                    throw r.corrupt("term \(term): \(blockCount) blocks for \(df) rows")
-                }
-                let first = blocks.count
-                var previousLast: Int32 = -1
-                for _ in 0..<blockCount {
-                    let last = Int32(bitPattern: try r.u32())
-                    let count = Int32(bitPattern: try r.u32())
-                    let maxTF = try r.u32(), minLength = try r.u32()
-                    let offset = try r.u64(), length = try r.u32()
-                    guard count > 0, Int(count) <= blockSize, last > previousLast, Int(last) < rows, offset < UInt64(Int.max) else {
-                        throw r.corrupt("term \(term): malformed block")
-                    }
-                    previousLast = last
-                    pending.append((Int(offset), Int(length)))
-                    blocks.append(Block(lastRow: last, count: count, maxTermFrequency: maxTF, minLength: minLength,
-                                        byteOffset: Int(offset), byteLength: Int(length)))
-                }
-                guard terms[term] == nil else { throw r.corrupt("term \(term) appears twice") }
-                terms[term] = Term(documentFrequency: df, blocks: first..<blocks.count)
-            }
-            let byteCount = try r.u64()
-            guard byteCount == UInt64(r.remaining) else { throw r.corrupt("posting bytes \(byteCount) ≠ \(r.remaining)") }
-            let bytes = try r.rawBytes(Int(byteCount))
-            for (offset, length) in pending where offset > bytes.count || length > bytes.count - offset {
-                throw r.corrupt("a posting block lies outside the posting bytes")
-            }
-            let index = SegmentTextIndex(terms: terms, blocks: blocks, postingBytes: bytes, lengths: lengths,
-                                         documentCount: documentCount, totalLength: totalLength)
-            try index.validateBlocks(object: object)
-            return index
+        let bytes = PartBytes(data)
+        var r = BinaryReader(bytes.base, object: object)
+        let rows = Int(try r.u32())
+        guard rows == rowCount, rows <= r.remaining / 4 else { throw r.corrupt("text index rows \(rows) ≠ segment rows \(rowCount)") }
+        var documentCount = 0, totalLength = 0
+        for _ in 0..<rows {
+            let length = try r.u32()
+            if length > 0 { documentCount += 1; totalLength += Int(length) }
         }
+        let termCount = Int(try r.u32())
+        guard termCount <= r.remaining / 12 else { throw r.corrupt("term count \(termCount) exceeds the part") }
+        var records: [Int] = []
+        records.reserveCapacity(termCount)
+        var previous: UnsafeRawBufferPointer? = nil
+        for _ in 0..<termCount {
+            let at = r.offset
+            let length = Int(try r.u32())
+            let start = try r.skip(length)
+            let text = UnsafeRawBufferPointer(rebasing: bytes.base[start..<(start + length)])
+            if let previous, compare(previous, text) >= 0 { throw r.corrupt("terms out of order at byte \(at)") }
+            previous = text
+            let df = Int(try r.u32())
+            let blockCount = Int(try r.u32())
+            guard df > 0, blockCount == (df + blockSize - 1) / blockSize, blockCount <= r.remaining / blockHeaderBytes else {
+                throw r.corrupt("term at byte \(at): \(blockCount) blocks for \(df) rows")
+            }
+            _ = try r.skip(blockCount * blockHeaderBytes)
+            records.append(at)
+        }
+        let byteCount = try r.u64()
+        guard byteCount == UInt64(r.remaining) else { throw r.corrupt("posting bytes \(byteCount) ≠ \(r.remaining)") }
+        return SegmentTextIndex(bytes: bytes, termRecords: records, postingsStart: r.offset, validated: ValidatedTerms(termCount),
+                                rowCount: rows, documentCount: documentCount, totalLength: totalLength, object: object)
     }
 
-    /// Decodes every block once so that query-time decoding cannot meet a malformed varint
-    /// or a row outside the segment.
-    private func validateBlocks(object: String) throws {
-        try postingBytes.withUnsafeBytes { raw in
-            for block in blocks {
-                let slice = UnsafeRawBufferPointer(rebasing: raw[block.byteOffset..<(block.byteOffset + block.byteLength)])
-                var offset = 0
-                var row: Int64 = -1
-                for _ in 0..<Int(block.count) {
-                    guard let delta = VarInt.tryDecode(from: slice, offset: &offset), delta > 0, delta < UInt64(Int32.max),
-                          VarInt.tryDecode(from: slice, offset: &offset) != nil else {
-                        throw FormatError(.corrupt, object: object, "malformed posting block")
-                    }
-                    row += Int64(delta)
-                }
-                guard row == Int64(block.lastRow), offset == block.byteLength else {
-                    throw FormatError(.corrupt, object: object, "posting block does not end at its last row")
-                }
+    private let object: String
+
+    private init(bytes: PartBytes, termRecords: [Int], postingsStart: Int, validated: ValidatedTerms,
+                 rowCount: Int, documentCount: Int, totalLength: Int, object: String) {
+        self.bytes = bytes
+        self.termRecords = termRecords
+        self.postingsStart = postingsStart
+        self.validated = validated
+        self.rowCount = rowCount
+        self.documentCount = documentCount
+        self.totalLength = totalLength
+        self.object = object
+    }
+
+    /// Bytes held in memory: the part, and the dictionary's record offsets.
+    public var memoryBytes: Int { bytes.base.count + termRecords.count * 8 }
+
+    /// Checks every block of a term: its entry (row count, last row ascending and inside the
+    /// segment, bytes inside the posting bytes) and its varints (deltas ≥ 1, ending exactly at
+    /// the block's last row and length).
+    private func validate(_ term: Term, named name: String) throws {
+        let postingBytes = bytes.base.count - postingsStart
+        var previousLast: Int64 = -1
+        for block in blocks(of: term) {
+            let relative = block.byteOffset - postingsStart
+            guard block.count > 0, Int(block.count) <= Self.blockSize, Int64(block.lastRow) > previousLast,
+                  Int(block.lastRow) < rowCount, relative >= 0, relative <= postingBytes, block.byteLength <= postingBytes - relative else {
+                throw FormatError(.corrupt, object: object, "term \(name): malformed block")
             }
+            let slice = UnsafeRawBufferPointer(rebasing: bytes.base[block.byteOffset..<(block.byteOffset + block.byteLength)])
+            var offset = 0
+            var row: Int64 = -1
+            for i in 0..<Int(block.count) {
+                guard let delta = VarInt.tryDecode(from: slice, offset: &offset), delta > 0, delta < UInt64(Int32.max),
+                      VarInt.tryDecode(from: slice, offset: &offset) != nil else {
+                    throw FormatError(.corrupt, object: object, "term \(name): malformed posting block")
+                }
+                row += Int64(delta)
+                if i == 0, row <= previousLast { throw FormatError(.corrupt, object: object, "term \(name): blocks overlap") }
+            }
+            guard row == Int64(block.lastRow), offset == block.byteLength else {
+                throw FormatError(.corrupt, object: object, "term \(name): posting block does not end at its last row")
+            }
+            previousLast = row
         }
     }
+}
+
+/// A text part's bytes in memory of their own (a stable address for in-place reads).
+final class PartBytes: Sendable {
+    nonisolated(unsafe) let base: UnsafeRawBufferPointer
+
+    init(_ data: Data) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count, alignment: 8)
+        data.copyBytes(to: buffer.bindMemory(to: UInt8.self))
+        base = UnsafeRawBufferPointer(buffer)
+    }
+
+    deinit { base.deallocate() }
+}
+
+/// Which terms of an index have had their blocks checked.
+final class ValidatedTerms: Sendable {
+    private let words: Mutex<[UInt64]>
+
+    init(_ count: Int) { words = Mutex([UInt64](repeating: 0, count: (count + 63) / 64)) }
+
+    func contains(_ term: Int) -> Bool { words.withLock { $0[term / 64] & (1 << UInt64(term % 64)) != 0 } }
+    func insert(_ term: Int) { words.withLock { $0[term / 64] |= 1 << UInt64(term % 64) } }
+}
+
+private extension UnsafeRawBufferPointer {
+    func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+    func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
 }
