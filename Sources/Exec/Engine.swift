@@ -241,13 +241,13 @@ public final class Engine: Sendable {
     public func query(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let started = ContinuousClock.now
         let trace = ReadTrace()
-        let (peek, rows, result, executionNanos) = try await ReadTrace.$current.withValue(trace) {
+        let (peek, rows, result, executionNanos) = try await ReadTrace.$current.withValue(trace) { try await droppingDamaged(namespace) {
             let (peek, _) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body),
                                           prefetch: Self.prefetch(body, multi: false))
             let query = try QueryDecoder.decode(body, config: peek.manifest.config)
             let (rows, result, executionNanos) = try await run(query, on: peek)
             return (peek, rows, result, executionNanos)
-        }
+        } }
         await enforceMemoryBudget(keeping: namespace)
         return .object(JSONObject([
             ("rows", .array(rows)),
@@ -255,6 +255,18 @@ public final class Engine: Sendable {
             ("performance", ResponseBuilder.performance(peek, exhaustive: result.exhaustiveCount, executionNanos: executionNanos,
                                                         totalNanos: Self.nanos(since: started), io: trace.figures)),
         ]))
+    }
+
+    /// Runs a read of the namespace. Damaged bytes met on the way (a local copy failing its
+    /// checksum: the reader reported it, and a cache dropped its copy) also drop what this node
+    /// holds of the namespace, so the next read opens it again from the store.
+    private func droppingDamaged<T>(_ namespace: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as FormatError where error.code == .corrupt {
+            await replica(namespace).evict()
+            throw error
+        }
     }
 
     /// The segment parts the query (or queries) of a body will read, once the namespace
@@ -269,7 +281,9 @@ public final class Engine: Sendable {
 
     public func multiQuery(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let trace = ReadTrace()
-        let response = try await ReadTrace.$current.withValue(trace) { try await multiQuery(namespace, body: body, trace: trace) }
+        let response = try await ReadTrace.$current.withValue(trace) {
+            try await droppingDamaged(namespace) { try await multiQuery(namespace, body: body, trace: trace) }
+        }
         await enforceMemoryBudget(keeping: namespace)
         return response
     }
@@ -327,7 +341,7 @@ public final class Engine: Sendable {
     public func explain(_ namespace: String, body: JSONValue) async throws -> JSONValue {
         let analyze = body.objectValue?["analyze"] == .bool(true)
         let trace = ReadTrace()
-        let (snapshot, plan, actuals) = try await ReadTrace.$current.withValue(trace) {
+        let (snapshot, plan, actuals) = try await ReadTrace.$current.withValue(trace) { try await droppingDamaged(namespace) {
             let (snapshot, _) = try await pin(namespace, consistency: Self.consistency(of: body), asOf: Self.asOf(of: body),
                                               prefetch: analyze ? Self.prefetch(body, multi: false) : nil)
             let query = try QueryDecoder.decode(body, config: snapshot.manifest.config)
@@ -344,7 +358,7 @@ public final class Engine: Sendable {
                 actuals = try executor.run(plan, context: snapshot.context).actuals
             }
             return (snapshot, plan, actuals)
-        }
+        } }
         await enforceMemoryBudget(keeping: namespace)
         var text = PlanRenderer.text(plan, actuals: actuals)
         var object = JSONObject([("plan_text", .string(text)), ("plan", PlanRenderer.json(plan, actuals: actuals)),

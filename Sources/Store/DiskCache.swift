@@ -19,6 +19,11 @@ public final class DiskCache: Sendable {
     public struct Entry: Sendable, Equatable {
         public var bytes: Data
         public var etag: String
+
+        public init(bytes: Data, etag: String) {
+            self.bytes = bytes
+            self.etag = etag
+        }
     }
 
     public let directory: URL
@@ -31,9 +36,6 @@ public final class DiskCache: Sendable {
     final class Catalog: @unchecked Sendable {  // only touched under the Mutex
         let database: SQLiteDatabase
         var clock: Int64
-        /// Entries whose file this process has checked against the catalog's checksum since
-        /// it last wrote them (`localReader` checks each once, not on every open).
-        var verified: Set<String> = []
         init(database: SQLiteDatabase, clock: Int64) {
             self.database = database
             self.clock = clock
@@ -71,6 +73,9 @@ public final class DiskCache: Sendable {
     private static func openCatalog(_ path: String) throws -> Catalog {
         let database = try SQLiteDatabase(path: path)
         try database.execute("PRAGMA journal_mode=WAL")
+        // A cache's catalog need not survive power loss commit by commit (WAL mode stays
+        // consistent; a lost last-use update only ages an entry): no fsync per read.
+        try database.execute("PRAGMA synchronous=NORMAL")
         try database.execute("""
             CREATE TABLE IF NOT EXISTS entries (
                 key TEXT PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL,
@@ -103,23 +108,18 @@ public final class DiskCache: Sendable {
     }
 
     /// A positional reader of the entry's file (the bytes of `objectKey`'s range the entry
-    /// holds), or nil when the entry is absent, or its file missing or corrupt (then dropped).
-    /// The first open in this process checks the file's size and checksum like `read`; later
-    /// opens trust it (files are replaced by rename, never rewritten, and a reader holds its
-    /// descriptor), so a warm node opens a large part without reading all of it again.
+    /// holds), or nil when the entry is absent or its file missing or of another size (then
+    /// dropped). The bytes are not checksummed here: that would read the whole file, and the
+    /// consumer checks what it reads against its format's own checksums (an IVF part checks
+    /// its head and each list before using them) and calls `reportDamage()` on a mismatch,
+    /// which drops the entry so the next open fetches the range again.
     public func localReader(_ key: String, objectKey: String) -> LocalRangeReader? {
         catalog.withLock { catalog in
-            guard let row = try? catalog.database.execute("SELECT size, checksum FROM entries WHERE key = ?1", [.text(key)]).first,
-                  let size = row[0].integer, let checksum = row[1].text else { return nil }
-            let path = filePath(key)
-            if !catalog.verified.contains(key) {
-                guard let bytes = try? Self.contents(path), bytes.count == size, ContentHash.etag(bytes) == checksum else {
-                    drop(key, catalog)
-                    return nil
-                }
-                catalog.verified.insert(key)
-            }
-            guard let reader = try? LocalRangeReader(path: path, fileOffset: 0, length: Int(size), key: objectKey) else {
+            guard let row = try? catalog.database.execute("SELECT size FROM entries WHERE key = ?1", [.text(key)]).first,
+                  let size = row[0].integer else { return nil }
+            guard let reader = try? LocalRangeReader(path: filePath(key), fileOffset: 0, length: Int(size), key: objectKey,
+                                                     onDamage: { [weak self] in self?.remove(key) }),
+                  reader.fileSize == Int(size) else {
                 drop(key, catalog)
                 return nil
             }
@@ -146,7 +146,6 @@ public final class DiskCache: Sendable {
         guard entry.bytes.count <= capacityBytes else { return }
         catalog.withLock { catalog in
             let path = filePath(key)
-            catalog.verified.remove(key)  // until the new file and its checksum are in place
             let temporary = path + ".tmp-\(UUID().uuidString)"
             // No fsync: a torn file after a crash fails its checksum and is refetched.
             guard FileManager.default.createFile(atPath: temporary, contents: entry.bytes),
@@ -162,7 +161,6 @@ public final class DiskCache: Sendable {
                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                     """, [.text(key), .text(entry.etag), .integer(Int64(entry.bytes.count)),
                           .text(ContentHash.etag(entry.bytes)), .integer(catalog.clock), .integer(pinned ? 1 : 0)])
-                catalog.verified.insert(key)  // written from these bytes by this process
                 try evict(catalog)
             } catch {
                 drop(key, catalog)
@@ -229,12 +227,12 @@ public final class DiskCache: Sendable {
         }
     }
 
+    /// Where the entry of `key` has its file (named by the key's hash).
+    public func filePath(_ key: String) -> String { objectsPath + "/" + ContentHash.etag(Data(key.utf8)) }
+
     // MARK: Internals (called under the lock)
 
-    func filePath(_ key: String) -> String { objectsPath + "/" + ContentHash.etag(Data(key.utf8)) }
-
     private func drop(_ key: String, _ catalog: Catalog) {
-        catalog.verified.remove(key)
         _ = try? catalog.database.execute("DELETE FROM entries WHERE key = ?1", [.text(key)])
         unlink(filePath(key))
     }

@@ -15,18 +15,23 @@ public import Foundation
 ///
 /// The descriptor stays open as long as the reader lives: a delete or an eviction unlinks the
 /// name, not the inode, and objects are never rewritten in place, so the bytes cannot change
-/// under a reader. Checking them is the caller's job (formats checksum their blocks).
+/// under a reader. Checking them is the caller's job (formats checksum their blocks); a caller
+/// that finds them damaged says so with `reportDamage()`, and a cache drops its copy.
 public final class LocalRangeReader: Sendable {
     /// Bytes of the range (reads are relative to its first byte).
     public let length: Int
+    /// Bytes of the whole file when it was opened.
+    let fileSize: Int
     private let file: POSIXFile
     /// Where the range starts in the file.
     private let fileOffset: Int
     private let key: String
+    private let onDamage: (@Sendable () -> Void)?
 
     /// Opens `path`, whose bytes from `fileOffset` on are the range; nil when the file is
-    /// absent or shorter than `fileOffset + length`.
-    init?(path: String, fileOffset: Int, length: Int, key: String) throws {
+    /// absent or shorter than `fileOffset + length`. `onDamage` runs when a caller reports
+    /// damaged bytes.
+    init?(path: String, fileOffset: Int, length: Int, key: String, onDamage: (@Sendable () -> Void)? = nil) throws {
         let file: POSIXFile
         do {
             file = try POSIXFile(opening: path, flags: O_RDONLY)
@@ -36,9 +41,17 @@ public final class LocalRangeReader: Sendable {
         let status = try file.status()
         guard status.isRegularFile, fileOffset >= 0, length >= 0, status.size >= fileOffset + length else { return nil }
         self.file = file
+        self.fileSize = status.size
         self.fileOffset = fileOffset
         self.length = length
         self.key = key
+        self.onDamage = onDamage
+    }
+
+    /// Tells the owner of the file that bytes read from it failed their checksum (a cache
+    /// then forgets its copy, so the next open reads the object from the store again).
+    public func reportDamage() {
+        onDamage?()
     }
 
     /// Fills `buffer` with the range's bytes from `offset` on. Throws `StoreError` (`.io`) for

@@ -97,6 +97,29 @@ struct IVFFileBackedTests {
         }
     }
 
+    @Test("a damaged list in the disk cache's copy fails the read, row reads included, and drops the copy")
+    func aDamagedCachedListDropsTheCacheEntry() async throws {
+        let resident = try #require(Self.fixture.build(.cosineDistance))
+        let bytes = resident.residentBytes!
+        let list = 1
+        try await withTempDirectory(prefix: "lagoon-ivf-cache") { directory in
+            let cache = try DiskCache(directory: directory.url, capacityBytes: 1 << 30)
+            let key = "ns/t/segments/s1#0+\(bytes.count)"
+            cache.write(key, DiskCache.Entry(bytes: bytes, etag: "e"))
+            var damaged = [UInt8](bytes)
+            damaged[resident.head.byteRange(ofList: list).upperBound - 5] ^= 0x20
+            try Data(damaged).write(to: URL(fileURLWithPath: cache.filePath(key)))
+            let file = try IVFIndex(reading: try #require(cache.localReader(key, objectKey: "ns/t/segments/s1")), object: "test#ivf")
+            // A row of the damaged list is read only once its list passed its checksum.
+            let vectors = try SegmentVectors(lists: file, rowCount: Self.fixture.ordinalBound, object: "f")
+            let map = try IVFRowMap(file, rowCount: Self.fixture.ordinalBound, object: "f")
+            let row = try #require(map.list.firstIndex(of: Int32(list)))
+            #expect(throws: FormatError.self) { try vectors.vector(ofRow: row) }
+            #expect(cache.keys.isEmpty, "the damaged copy is dropped, to be fetched again")
+            #expect(throws: FormatError.self) { try file.search(Self.fixture.row(0), k: 10, probes: file.listCount) }
+        }
+    }
+
     @Test func aDamagedHeadFailsTheOpen() async throws {
         let resident = try #require(Self.fixture.build(.cosineDistance))
         await #expect(throws: FormatError.self) {

@@ -36,14 +36,14 @@ struct DiskCacheTests {
         }
     }
 
-    @Test("a local reader serves an entry's bytes; after a restart a corrupt file is checked and dropped, never read")
+    @Test("a local reader serves an entry's bytes unchecked; damage its consumer reports, or a file of another size, drops the entry")
     func localReaders() throws {
         try withTemporaryCacheDirectory { directory in
             do {
                 let cache = try DiskCache(directory: directory, capacityBytes: 1_000)
                 cache.write("good", entry("0123456789"))
                 cache.write("bad", entry("abcdefghij"))
-                // Written by this process: served without a second pass.
+                cache.write("short", entry("klmnopqrst"))
                 let reader = try #require(cache.localReader("good", objectKey: "ns/a/segments/s"))
                 #expect(reader.length == 10)
                 #expect(try reader.read(at: 3, count: 4) == Data("3456".utf8))
@@ -51,12 +51,21 @@ struct DiskCacheTests {
                 // A reader keeps its bytes when the entry is dropped (the descriptor holds the file).
                 cache.remove("good")
                 #expect(try reader.read(at: 0, count: 2) == Data("01".utf8))
+                cache.write("good", entry("0123456789"))
                 try Data("abcdeXghij".utf8).write(to: URL(fileURLWithPath: cache.filePath("bad")))
+                try Data("klmno".utf8).write(to: URL(fileURLWithPath: cache.filePath("short")))
             }
             let restarted = try DiskCache(directory: directory, capacityBytes: 1_000)
-            #expect(restarted.localReader("good", objectKey: "k") == nil)
+            #expect(try restarted.localReader("good", objectKey: "k")?.read(at: 0, count: 10) == Data("0123456789".utf8))
+            #expect(restarted.localReader("short", objectKey: "k") == nil, "a file of another size is dropped")
+            // Same size, damaged content: the reader's consumer checks what it reads (a format
+            // checksum) and reports the damage; the entry is then gone, never served again.
+            let damaged = try #require(restarted.localReader("bad", objectKey: "k"))
+            #expect(try damaged.read(at: 0, count: 10) == Data("abcdeXghij".utf8))
+            damaged.reportDamage()
             #expect(restarted.localReader("bad", objectKey: "k") == nil)
-            #expect(restarted.keys.isEmpty)
+            #expect(restarted.read("bad") == nil)
+            #expect(restarted.keys == ["good"])
         }
     }
 

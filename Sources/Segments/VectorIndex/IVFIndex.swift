@@ -128,11 +128,16 @@ public final class IVFIndex: Sendable {
         guard headLength <= reader.length else {
             throw FormatError(.corrupt, object: object, "head of \(headLength) bytes in an index of \(reader.length)")
         }
-        let head = try reader.read(at: 0, count: headLength).withUnsafeBytes { try IVFHead.decode($0, object: object) }
-        guard reader.length == head.totalLength else {
-            throw FormatError(.corrupt, object: object, "\(reader.length) bytes, the head describes \(head.totalLength)")
+        do {
+            let head = try reader.read(at: 0, count: headLength).withUnsafeBytes { try IVFHead.decode($0, object: object) }
+            guard reader.length == head.totalLength else {
+                throw FormatError(.corrupt, object: object, "\(reader.length) bytes, the head describes \(head.totalLength)")
+            }
+            try self.init(head: head, storage: .file(reader, checked: IVFCheckedLists(listCount: head.listCount)), object: object)
+        } catch let error as FormatError {
+            reader.reportDamage()  // a cache drops its copy
+            throw error
         }
-        try self.init(head: head, storage: .file(reader, checked: IVFCheckedLists(listCount: head.listCount)), object: object)
     }
 
     private init(head: IVFHead, storage: IVFListBytes, object: String) throws {
@@ -144,7 +149,7 @@ public final class IVFIndex: Sendable {
         largestList = head.lists.map(\.count).max() ?? 0
         quantized = try IVFQuantizedLists(head: head, rows: rows) { [rows] row, buffer, body in
             let list = rows.list(containing: row)
-            try storage.withVector(head, list: list, position: row - rows.listStart[list], buffer, body)
+            try storage.withVector(head, list: list, position: row - rows.listStart[list], buffer, object: object, unchecked: true, body)
         }
     }
 

@@ -61,15 +61,17 @@ extension IVFListBytes {
         case .file(let reader, let checked):
             let block = buffer.space(range.count)
             try reader.read(at: range.lowerBound, into: block)
-            try checked.ensure(list) { try head.verify(list: list, block: UnsafeRawBufferPointer(block), object: object) }
+            try checked.ensure(list) { try Self.verify(head, list: list, block: UnsafeRawBufferPointer(block), reader: reader, object: object) }
             return try body(UnsafeRawBufferPointer(block))
         }
     }
 
     /// Calls `body` with the f32 vector at `position` of `list`: in place when resident; read
-    /// into `buffer` when file-backed (not checked on its own: a search checks a list's
-    /// checksum when it first encodes the list, from the same file).
-    func withVector<R>(_ head: IVFHead, list: Int, position: Int, _ buffer: IVFReadBuffer,
+    /// into `buffer` when file-backed, once its list passed its checksum (a search usually
+    /// checked it already when it encoded or scanned the list; else the list is read whole
+    /// once, here). `unchecked` skips that for the quantiser's range sample, which only
+    /// steers the first pass: every distance a search returns comes from a checked list.
+    func withVector<R>(_ head: IVFHead, list: Int, position: Int, _ buffer: IVFReadBuffer, object: String, unchecked: Bool = false,
                        _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
         let d = head.dimension
         let at = head.lists[list].offset + head.layout(ofList: list).vectorsOffset + position * d * 4
@@ -78,10 +80,27 @@ extension IVFListBytes {
             return try bytes.withUnsafeBytes { raw in
                 try body(UnsafeBufferPointer(start: (raw.baseAddress! + at).assumingMemoryBound(to: Float.self), count: d))
             }
-        case .file(let reader, _):
+        case .file(let reader, let checked):
+            if !unchecked { try checked.ensure(list) {
+                let range = head.byteRange(ofList: list)
+                let block = buffer.space(range.count)
+                try reader.read(at: range.lowerBound, into: block)
+                try Self.verify(head, list: list, block: UnsafeRawBufferPointer(block), reader: reader, object: object)
+            } }
             let space = buffer.space(d * 4)
             try reader.read(at: at, into: space)
             return try body(UnsafeBufferPointer(start: space.baseAddress!.assumingMemoryBound(to: Float.self), count: d))
+        }
+    }
+
+    /// Checks a list read from a file against its directory checksum; a mismatch is reported
+    /// to the file's owner (a cache drops its copy) before it fails the caller.
+    private static func verify(_ head: IVFHead, list: Int, block: UnsafeRawBufferPointer, reader: LocalRangeReader, object: String) throws {
+        do {
+            try head.verify(list: list, block: block, object: object)
+        } catch {
+            reader.reportDamage()
+            throw error
         }
     }
 
@@ -103,7 +122,7 @@ extension IVFIndex {
     }
 
     func withVector<R>(list: Int, position: Int, _ buffer: IVFReadBuffer, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
-        try storage.withVector(head, list: list, position: position, buffer, body)
+        try storage.withVector(head, list: list, position: position, buffer, object: object, body)
     }
 
     /// Whether the lists are read from a local file rather than held in memory.
