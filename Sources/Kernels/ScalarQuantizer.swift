@@ -5,6 +5,8 @@
 // is Σ q·minimum + Σ (q·step)·code: a constant plus an integer dot product once q·step is
 // rounded to Int16 (`QuantizedQuery`), which `ByteDotScorer` computes over the codes.
 
+import CKernels
+
 /// A per-dimension 8-bit quantiser trained from the rows it will encode.
 public struct ScalarQuantizer: Sendable {
     public let dimension: Int
@@ -34,6 +36,17 @@ public struct ScalarQuantizer: Sendable {
     /// Widens per-dimension ranges (start at +∞ / −∞) to cover `row · scale`'s finite values,
     /// for callers that visit the rows themselves (one at a time, from a file).
     public static func widen(_ low: inout [Float], _ high: inout [Float], with row: UnsafeBufferPointer<Float>, scale s: Float) {
+        precondition(row.count >= low.count && low.count == high.count, "ScalarQuantizer.widen: length mismatch")
+        guard let base = row.baseAddress else { return }
+        low.withUnsafeMutableBufferPointer { low in
+            high.withUnsafeMutableBufferPointer { high in
+                lagoon_sq_widen(base, low.count, s, low.baseAddress!, high.baseAddress!)
+            }
+        }
+    }
+
+    /// `widen` as plain Swift: the reference the C loop is tested against.
+    public static func widenReference(_ low: inout [Float], _ high: inout [Float], with row: UnsafeBufferPointer<Float>, scale s: Float) {
         for j in 0..<low.count {
             let x = row[j] * s
             guard x.isFinite else { continue }
@@ -57,6 +70,16 @@ public struct ScalarQuantizer: Sendable {
 
     /// Encodes `row · scale` into `dimension` codes: the nearest code, clamped to 0…255 (NaN → 0).
     public func encode(_ row: UnsafeBufferPointer<Float>, scale: Float, into codes: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(row.count == dimension && codes.count == dimension, "ScalarQuantizer.encode: length mismatch")
+        minimum.withUnsafeBufferPointer { minimum in
+            step.withUnsafeBufferPointer { step in
+                lagoon_sq_encode(row.baseAddress!, dimension, scale, minimum.baseAddress!, step.baseAddress!, codes.baseAddress!)
+            }
+        }
+    }
+
+    /// `encode` as plain Swift: the reference the C loop is tested against.
+    public func encodeReference(_ row: UnsafeBufferPointer<Float>, scale: Float, into codes: UnsafeMutableBufferPointer<UInt8>) {
         precondition(row.count == dimension && codes.count == dimension, "ScalarQuantizer.encode: length mismatch")
         for j in 0..<dimension {
             let t = (row[j] * scale - minimum[j]) / step[j] + 0.5

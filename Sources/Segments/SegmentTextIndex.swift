@@ -57,7 +57,7 @@ public struct SegmentTextIndex: Sendable {
     public struct Lengths: Sendable {
         fileprivate let bytes: PartBytes
         public subscript(row: Int) -> UInt32 {
-            UInt32(littleEndian: bytes.base.loadUnaligned(fromByteOffset: 4 + 4 * row, as: UInt32.self))
+            bytes.with { $0.u32(4 + 4 * row) }
         }
     }
 
@@ -74,15 +74,16 @@ public struct SegmentTextIndex: Sendable {
 
         public subscript(i: Int) -> Block {
             let at = entries + i * SegmentTextIndex.blockHeaderBytes
-            let base = bytes.base
-            return Block(lastRow: Int32(bitPattern: base.u32(at)), count: Int32(bitPattern: base.u32(at + 4)),
-                         maxTermFrequency: base.u32(at + 8), minLength: base.u32(at + 12),
-                         byteOffset: postingsStart + Int(truncatingIfNeeded: base.u64(at + 16)), byteLength: Int(base.u32(at + 24)))
+            return bytes.with { base in
+                Block(lastRow: Int32(bitPattern: base.u32(at)), count: Int32(bitPattern: base.u32(at + 4)),
+                      maxTermFrequency: base.u32(at + 8), minLength: base.u32(at + 12),
+                      byteOffset: postingsStart + Int(truncatingIfNeeded: base.u64(at + 16)), byteLength: Int(base.u32(at + 24)))
+            }
         }
 
         /// The last row of block `i` (what `PostingCursor.seek` skips by), without the rest.
         public func lastRow(_ i: Int) -> Int32 {
-            Int32(bitPattern: bytes.base.u32(entries + i * SegmentTextIndex.blockHeaderBytes))
+            bytes.with { Int32(bitPattern: $0.u32(entries + i * SegmentTextIndex.blockHeaderBytes)) }
         }
     }
 
@@ -104,22 +105,23 @@ public struct SegmentTextIndex: Sendable {
     }
 
     private func lookup(_ wanted: UnsafeBufferPointer<UInt8>) -> Term? {
-        let base = bytes.base
-        var low = 0, high = termRecords.count
-        while low < high {
-            let middle = (low + high) / 2
-            let at = termRecords[middle]
-            let length = Int(base.u32(at))
-            let stored = UnsafeRawBufferPointer(rebasing: base[(at + 4)..<(at + 4 + length)])
-            let order = Self.compare(stored, UnsafeRawBufferPointer(wanted))
-            if order == 0 {
-                let fields = at + 4 + length
-                return Term(documentFrequency: Int(base.u32(fields)), number: middle, blockEntries: fields + 8,
-                            blockCount: Int(base.u32(fields + 4)))
+        bytes.with { base in
+            var low = 0, high = termRecords.count
+            while low < high {
+                let middle = (low + high) / 2
+                let at = termRecords[middle]
+                let length = Int(base.u32(at))
+                let stored = UnsafeRawBufferPointer(rebasing: base[(at + 4)..<(at + 4 + length)])
+                let order = Self.compare(stored, UnsafeRawBufferPointer(wanted))
+                if order == 0 {
+                    let fields = at + 4 + length
+                    return Term(documentFrequency: Int(base.u32(fields)), number: middle, blockEntries: fields + 8,
+                                blockCount: Int(base.u32(fields + 4)))
+                }
+                if order < 0 { low = middle + 1 } else { high = middle }
             }
-            if order < 0 { low = middle + 1 } else { high = middle }
+            return nil
         }
-        return nil
     }
 
     /// Byte order (memcmp, then length).
@@ -136,16 +138,18 @@ public struct SegmentTextIndex: Sendable {
     public func decode(_ block: Block, rows: inout [Int32], frequencies: inout [UInt32]) {
         rows.removeAll(keepingCapacity: true)
         frequencies.removeAll(keepingCapacity: true)
-        let slice = UnsafeRawBufferPointer(rebasing: bytes.base[block.byteOffset..<(block.byteOffset + block.byteLength)])
-        var offset = 0
-        var row: Int32 = -1
-        for _ in 0..<Int(block.count) {
-            // Checked when the term was first looked up, so these cannot fail here.
-            let delta = VarInt.tryDecode(from: slice, offset: &offset) ?? 0
-            let tf = VarInt.tryDecode(from: slice, offset: &offset) ?? 0
-            row += Int32(truncatingIfNeeded: delta)
-            rows.append(row)
-            frequencies.append(UInt32(truncatingIfNeeded: tf))
+        bytes.with { base in
+            let slice = UnsafeRawBufferPointer(rebasing: base[block.byteOffset..<(block.byteOffset + block.byteLength)])
+            var offset = 0
+            var row: Int32 = -1
+            for _ in 0..<Int(block.count) {
+                // Checked when the term was first looked up, so these cannot fail here.
+                let delta = VarInt.tryDecode(from: slice, offset: &offset) ?? 0
+                let tf = VarInt.tryDecode(from: slice, offset: &offset) ?? 0
+                row += Int32(truncatingIfNeeded: delta)
+                rows.append(row)
+                frequencies.append(UInt32(truncatingIfNeeded: tf))
+            }
         }
     }
 
@@ -220,38 +224,45 @@ public struct SegmentTextIndex: Sendable {
     /// length. Block contents are checked per term on first lookup (`term(_:)`).
     public static func decode(_ data: Data, rowCount: Int, object: String) throws -> SegmentTextIndex {
         let bytes = PartBytes(data)
-        var r = BinaryReader(bytes.base, object: object)
-        let rows = Int(try r.u32())
-        guard rows == rowCount, rows <= r.remaining / 4 else { throw r.corrupt("text index rows \(rows) ≠ segment rows \(rowCount)") }
-        var documentCount = 0, totalLength = 0
-        for _ in 0..<rows {
-            let length = try r.u32()
-            if length > 0 { documentCount += 1; totalLength += Int(length) }
-        }
-        let termCount = Int(try r.u32())
-        guard termCount <= r.remaining / 12 else { throw r.corrupt("term count \(termCount) exceeds the part") }
-        var records: [Int] = []
-        records.reserveCapacity(termCount)
-        var previous: UnsafeRawBufferPointer? = nil
-        for _ in 0..<termCount {
-            let at = r.offset
-            let length = Int(try r.u32())
-            let start = try r.skip(length)
-            let text = UnsafeRawBufferPointer(rebasing: bytes.base[start..<(start + length)])
-            if let previous, compare(previous, text) >= 0 { throw r.corrupt("terms out of order at byte \(at)") }
-            previous = text
-            let df = Int(try r.u32())
-            let blockCount = Int(try r.u32())
-            guard df > 0, blockCount == (df + blockSize - 1) / blockSize, blockCount <= r.remaining / blockHeaderBytes else {
-                throw r.corrupt("term at byte \(at): \(blockCount) blocks for \(df) rows")
+        return try bytes.with { base in
+            var r = BinaryReader(base, object: object)
+            let rows = Int(try r.u32())
+            guard rows == rowCount, rows <= r.remaining / 4 else { throw r.corrupt("text index rows \(rows) ≠ segment rows \(rowCount)") }
+            var documentCount = 0, totalLength = 0
+            let lengthsStart = try r.skip(4 * rows)
+            for row in 0..<rows {
+                let length = base.u32(lengthsStart + 4 * row)
+                if length > 0 { documentCount += 1; totalLength += Int(length) }
             }
-            _ = try r.skip(blockCount * blockHeaderBytes)
-            records.append(at)
+            let termCount = Int(try r.u32())
+            guard termCount <= r.remaining / 12 else { throw r.corrupt("term count \(termCount) exceeds the part") }
+            var records = [Int](repeating: 0, count: termCount)
+            // The records are walked with plain loads (this pass is most of a cold open's
+            // work); every field is bounds-checked against the part before it is read.
+            var at = r.offset
+            var previous = UnsafeRawBufferPointer(start: nil, count: 0)
+            for t in 0..<termCount {
+                guard base.count - at >= 4 else { throw r.corrupt("term record \(t) truncated at byte \(at)") }
+                let length = Int(base.u32(at))
+                guard length <= base.count - at - 12 else { throw r.corrupt("term record \(t) truncated at byte \(at)") }
+                let text = UnsafeRawBufferPointer(rebasing: base[(at + 4)..<(at + 4 + length)])
+                if t > 0, compare(previous, text) >= 0 { throw r.corrupt("terms out of order at byte \(at)") }
+                previous = text
+                let df = Int(base.u32(at + 4 + length))
+                let blockCount = Int(base.u32(at + 8 + length))
+                let entries = at + 12 + length
+                guard df > 0, blockCount == (df + blockSize - 1) / blockSize, blockCount <= (base.count - entries) / blockHeaderBytes else {
+                    throw r.corrupt("term at byte \(at): \(blockCount) blocks for \(df) rows")
+                }
+                records[t] = at
+                at = entries + blockCount * blockHeaderBytes
+            }
+            r = BinaryReader(base, offset: at, object: object)
+            let byteCount = try r.u64()
+            guard byteCount == UInt64(r.remaining) else { throw r.corrupt("posting bytes \(byteCount) ≠ \(r.remaining)") }
+            return SegmentTextIndex(bytes: bytes, termRecords: records, postingsStart: r.offset, validated: ValidatedTerms(termCount),
+                                    rowCount: rows, documentCount: documentCount, totalLength: totalLength, object: object)
         }
-        let byteCount = try r.u64()
-        guard byteCount == UInt64(r.remaining) else { throw r.corrupt("posting bytes \(byteCount) ≠ \(r.remaining)") }
-        return SegmentTextIndex(bytes: bytes, termRecords: records, postingsStart: r.offset, validated: ValidatedTerms(termCount),
-                                rowCount: rows, documentCount: documentCount, totalLength: totalLength, object: object)
     }
 
     private let object: String
@@ -269,13 +280,13 @@ public struct SegmentTextIndex: Sendable {
     }
 
     /// Bytes held in memory: the part, and the dictionary's record offsets.
-    public var memoryBytes: Int { bytes.base.count + termRecords.count * 8 }
+    public var memoryBytes: Int { bytes.count + termRecords.count * 8 }
 
     /// Checks every block of a term: its entry (row count, last row ascending and inside the
     /// segment, bytes inside the posting bytes) and its varints (deltas ≥ 1, ending exactly at
     /// the block's last row and length).
     private func validate(_ term: Term, named name: String) throws {
-        let postingBytes = bytes.base.count - postingsStart
+        let postingBytes = bytes.count - postingsStart
         var previousLast: Int64 = -1
         for block in blocks(of: term) {
             let relative = block.byteOffset - postingsStart
@@ -283,16 +294,18 @@ public struct SegmentTextIndex: Sendable {
                   Int(block.lastRow) < rowCount, relative >= 0, relative <= postingBytes, block.byteLength <= postingBytes - relative else {
                 throw FormatError(.corrupt, object: object, "term \(name): malformed block")
             }
-            let slice = UnsafeRawBufferPointer(rebasing: bytes.base[block.byteOffset..<(block.byteOffset + block.byteLength)])
             var offset = 0
             var row: Int64 = -1
-            for i in 0..<Int(block.count) {
-                guard let delta = VarInt.tryDecode(from: slice, offset: &offset), delta > 0, delta < UInt64(Int32.max),
-                      VarInt.tryDecode(from: slice, offset: &offset) != nil else {
-                    throw FormatError(.corrupt, object: object, "term \(name): malformed posting block")
+            try bytes.with { base in
+                let slice = UnsafeRawBufferPointer(rebasing: base[block.byteOffset..<(block.byteOffset + block.byteLength)])
+                for i in 0..<Int(block.count) {
+                    guard let delta = VarInt.tryDecode(from: slice, offset: &offset), delta > 0, delta < UInt64(Int32.max),
+                          VarInt.tryDecode(from: slice, offset: &offset) != nil else {
+                        throw FormatError(.corrupt, object: object, "term \(name): malformed posting block")
+                    }
+                    row += Int64(delta)
+                    if i == 0, row <= previousLast { throw FormatError(.corrupt, object: object, "term \(name): blocks overlap") }
                 }
-                row += Int64(delta)
-                if i == 0, row <= previousLast { throw FormatError(.corrupt, object: object, "term \(name): blocks overlap") }
             }
             guard row == Int64(block.lastRow), offset == block.byteLength else {
                 throw FormatError(.corrupt, object: object, "term \(name): posting block does not end at its last row")
@@ -302,17 +315,18 @@ public struct SegmentTextIndex: Sendable {
     }
 }
 
-/// A text part's bytes in memory of their own (a stable address for in-place reads).
+/// A text part's bytes as fetched (heap bytes, or a mapping of a cache file: never copied),
+/// read in place.
 final class PartBytes: Sendable {
-    nonisolated(unsafe) let base: UnsafeRawBufferPointer
+    private let data: Data
 
-    init(_ data: Data) {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count, alignment: 8)
-        data.copyBytes(to: buffer.bindMemory(to: UInt8.self))
-        base = UnsafeRawBufferPointer(buffer)
+    init(_ data: Data) { self.data = data }
+
+    var count: Int { data.count }
+
+    func with<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try data.withUnsafeBytes(body)
     }
-
-    deinit { base.deallocate() }
 }
 
 /// Which terms of an index have had their blocks checked.

@@ -33,4 +33,14 @@ void lagoon_float_dot_range_avx2(const float *query, const float *matrix, size_t
 void lagoon_float_dot_rows_avx2(const float *query, const float *matrix, size_t dimension,
                                 const int32_t *rows, size_t count, float *out);
 
+// Baseline kernels (every architecture, vectorised by the compiler).
+
+/// Widens low[j] / high[j] to cover row[j] · scale where that is finite (ScalarQuantizer.widen).
+void lagoon_sq_widen(const float *row, size_t dimension, float scale, float *low, float *high);
+
+/// codes[j] = the nearest code of row[j] · scale: clamp((x − minimum[j]) / step[j] + 0.5) to
+/// 0…255, truncated; NaN → 0 (ScalarQuantizer.encode).
+void lagoon_sq_encode(const float *row, size_t dimension, float scale, const float *minimum, const float *step,
+                      uint8_t *codes);
+
 #endif
