@@ -74,6 +74,18 @@ public final class LocalRangeReader: Sendable {
         }
     }
 
+    /// The range mapped into memory (read-only), for one pass that touches scattered bytes of
+    /// it (a sample of rows): pages come in from the page cache by faults, not one system call
+    /// per read. The mapping ends when the `Data` is released; the file is never truncated
+    /// or rewritten, so it stays valid meanwhile.
+    public func mapped() throws -> Data {
+        do {
+            return try file.map(offset: fileOffset, length: length)
+        } catch let error as SystemCallError {
+            throw StoreError(FileSystemStore.code(for: error.errno), key: key, error.description)
+        }
+    }
+
     /// The `count` bytes from `offset` on, in a new buffer.
     public func read(at offset: Int, count: Int) throws -> Data {
         var data = Data(count: count)

@@ -144,12 +144,15 @@ public final class IVFIndex: Sendable {
         self.head = head
         self.storage = storage
         self.object = object
-        rows = try IVFListRows(head: head, object: object) { list, prefix in try storage.readPrefix(head, list: list, into: prefix) }
+        // Opening reads every list's ordinals and norms and a sample of rows: from a mapping
+        // of the file when the lists stay in one (see `forSampling`).
+        let sampled = storage.forSampling()
+        rows = try IVFListRows(head: head, object: object) { list, prefix in try sampled.readPrefix(head, list: list, into: prefix) }
         centroidNorms = KMeans.squaredNorms(head.centroids, dimension: head.dimension)
         largestList = head.lists.map(\.count).max() ?? 0
         quantized = try IVFQuantizedLists(head: head, rows: rows) { [rows] row, buffer, body in
             let list = rows.list(containing: row)
-            try storage.withVector(head, list: list, position: row - rows.listStart[list], buffer, object: object, unchecked: true, body)
+            try sampled.withVector(head, list: list, position: row - rows.listStart[list], buffer, object: object, unchecked: true, body)
         }
     }
 

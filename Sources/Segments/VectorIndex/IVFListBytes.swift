@@ -116,6 +116,18 @@ extension IVFListBytes {
     }
 }
 
+extension IVFListBytes {
+    /// The bytes to open a file-backed index from (every list's ordinals and norms, the
+    /// quantiser's range sample): its file mapped for that pass (thousands of scattered reads:
+    /// page faults instead of a `pread` each), when the mapping is whole and 4-byte aligned;
+    /// otherwise these bytes as they are.
+    func forSampling() -> IVFListBytes {
+        guard case .file(let reader, _) = self, let mapping = try? reader.mapped(), mapping.count == reader.length,
+              mapping.withUnsafeBytes({ Int(bitPattern: $0.baseAddress) % 4 == 0 }) else { return self }
+        return .resident(mapping)
+    }
+}
+
 extension IVFIndex {
     func withBlock<R>(_ list: Int, _ buffer: IVFReadBuffer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         try storage.withBlock(head, list: list, buffer, object: object, body)
