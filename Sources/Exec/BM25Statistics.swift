@@ -39,9 +39,11 @@ struct BM25Statistics {
                 totalLength += index.totalLength
                 let hidden = view.hiddenCount > 0
                 if hidden {
-                    for row in 0..<view.segment.rowCount where !view.visible.contains(row) && index.lengths[row] > 0 {
-                        documentCount -= 1
-                        totalLength -= Int(index.lengths[row])
+                    index.withLengths { lengths in
+                        for row in 0..<view.segment.rowCount where !view.visible.contains(row) && lengths[row] > 0 {
+                            documentCount -= 1
+                            totalLength -= Int(lengths[row])
+                        }
                     }
                 }
                 for (t, term) in terms.enumerated() {
@@ -50,7 +52,7 @@ struct BM25Statistics {
                         documentFrequencies[t] += entry.documentFrequency
                         continue
                     }
-                    for block in index.blocks(of: entry) {
+                    for block in index.withBlocks(of: entry, Array.init) {
                         index.decode(block, rows: &rows, frequencies: &frequencies)
                         for row in rows where view.visible.contains(Int(row)) { documentFrequencies[t] += 1 }
                     }

@@ -42,9 +42,8 @@ struct BM25TopK {
         for (t, term) in terms.enumerated() {
             guard statistics.documentFrequencies[t] > 0, let entry = try index.term(term) else { continue }
             let w = statistics.idf(t)
-            var bound: Float = 0
-            for block in index.blocks(of: entry) {
-                bound = max(bound, formula.score(idf: w, tf: Float(block.maxTermFrequency), length: Float(block.minLength)))
+            let bound = index.withBlocks(of: entry) { blocks in
+                blocks.reduce(Float(0)) { max($0, formula.score(idf: w, tf: Float($1.maxTermFrequency), length: Float($1.minLength))) }
             }
             active.append(Term(t: t, idf: w, bound: bound, cursor: PostingCursor(index: index, term: entry)))
         }
@@ -53,6 +52,7 @@ struct BM25TopK {
         for i in active.indices { prefix[i + 1] = prefix[i] + active[i].bound }
         var contributions = [Float](repeating: 0, count: terms.count)
         let inTermOrder = active.map(\.t).sorted()
+        return index.withLengths { lengths in
         var candidates: [(Int32, Float)] = []
         while true {
             // Terms 0..<essential can only lift a row that another term brings in.
@@ -65,7 +65,7 @@ struct BM25TopK {
             guard row != PostingCursor.end else { break }
             examined += 1
             let visible = view.visible.contains(Int(row))
-            let length = Float(index.lengths[Int(row)])
+            let length = Float(lengths[Int(row)])
             var partial: Float = 0
             for i in essential..<active.count where active[i].cursor.doc == row {
                 if visible {
@@ -104,5 +104,6 @@ struct BM25TopK {
         }
         skippedBlocks += active.reduce(0) { $0 + $1.cursor.skippedBlocks }
         return candidates
+        }
     }
 }

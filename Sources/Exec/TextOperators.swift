@@ -113,11 +113,13 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
         for (t, term) in terms.enumerated() {
             guard stats.documentFrequencies[t] > 0, let entry = try index.term(term) else { continue }
             let idf = stats.idf(t)
-            for block in index.blocks(of: entry) {
-                index.decode(block, rows: &rows, frequencies: &frequencies)
-                actuals.rowsExamined += rows.count
-                for i in rows.indices where view.visible.contains(Int(rows[i])) {
-                    scores[rows[i], default: 0] += formula.score(idf: idf, tf: Float(frequencies[i]), length: Float(index.lengths[Int(rows[i])]))
+            index.withLengths { lengths in
+                for block in index.withBlocks(of: entry, Array.init) {
+                    index.decode(block, rows: &rows, frequencies: &frequencies)
+                    actuals.rowsExamined += rows.count
+                    for i in rows.indices where view.visible.contains(Int(rows[i])) {
+                        scores[rows[i], default: 0] += formula.score(idf: idf, tf: Float(frequencies[i]), length: Float(lengths[Int(rows[i])]))
+                    }
                 }
             }
         }

@@ -5,8 +5,11 @@ public struct PostingCursor {
     public static let end = Int32.max
 
     private let index: SegmentTextIndex
+    private let term: SegmentTextIndex.Term
     private let blocks: SegmentTextIndex.Blocks
     private var block = 0
+    /// The current block's last row (what `seek` compares first).
+    private var lastRowOfBlock: Int32 = -1
     private var rows: [Int32] = []
     private var frequencies: [UInt32] = []
     private var position = 0
@@ -16,6 +19,7 @@ public struct PostingCursor {
 
     public init(index: SegmentTextIndex, term: SegmentTextIndex.Term) {
         self.index = index
+        self.term = term
         blocks = index.blocks(of: term)
         rows.reserveCapacity(SegmentTextIndex.blockSize)
         frequencies.reserveCapacity(SegmentTextIndex.blockSize)
@@ -35,6 +39,7 @@ public struct PostingCursor {
         index.decode(blocks[block], rows: &rows, frequencies: &frequencies)
         position = 0
         doc = rows[0]
+        lastRowOfBlock = rows[rows.count - 1]
     }
 
     public mutating func advance() {
@@ -49,11 +54,15 @@ public struct PostingCursor {
 
     public mutating func seek(_ target: Int32) {
         guard doc < target else { return }
-        if blocks.lastRow(block) < target {
+        if lastRowOfBlock < target {
             block += 1
-            while block < blocks.count, blocks.lastRow(block) < target {
-                block += 1
-                skippedBlocks += 1
+            if block < blocks.count {
+                index.withBlocks(of: term) { entries in
+                    while block < entries.count, entries[block].lastRow < target {
+                        block += 1
+                        skippedBlocks += 1
+                    }
+                }
             }
             load()
             guard doc < target else { return }

@@ -53,17 +53,23 @@ public struct SegmentTextIndex: Sendable {
     public let documentCount: Int
     public let totalLength: Int
 
-    /// Tokens of a row (0 for rows without text).
-    public struct Lengths: Sendable {
-        fileprivate let bytes: PartBytes
-        public subscript(row: Int) -> UInt32 {
-            bytes.with { $0.u32(4 + 4 * row) }
-        }
+    /// Tokens per row (0 for rows without text), read in place; valid inside `withLengths`.
+    public struct Lengths {
+        fileprivate let base: UnsafeRawBufferPointer
+        public subscript(row: Int) -> UInt32 { base.u32(4 + 4 * row) }
     }
 
-    public var lengths: Lengths { Lengths(bytes: bytes) }
+    /// Calls `body` with the token counts (for loops that read one per posting: one access
+    /// to the part's bytes for the whole loop).
+    public func withLengths<R>(_ body: (Lengths) throws -> R) rethrows -> R {
+        try bytes.with { try body(Lengths(base: $0)) }
+    }
 
-    /// The blocks of one term, read from their dictionary entries on access.
+    /// Tokens of one row.
+    public func length(ofRow row: Int) -> UInt32 { withLengths { $0[row] } }
+
+    /// The blocks of one term, read from their dictionary entries on access (what a
+    /// `PostingCursor` keeps; loops over every block use `withBlocks`).
     public struct Blocks: RandomAccessCollection, Sendable {
         fileprivate let bytes: PartBytes
         fileprivate let entries: Int
@@ -73,22 +79,35 @@ public struct SegmentTextIndex: Sendable {
         public var endIndex: Int { count }
 
         public subscript(i: Int) -> Block {
-            let at = entries + i * SegmentTextIndex.blockHeaderBytes
-            return bytes.with { base in
-                Block(lastRow: Int32(bitPattern: base.u32(at)), count: Int32(bitPattern: base.u32(at + 4)),
-                      maxTermFrequency: base.u32(at + 8), minLength: base.u32(at + 12),
-                      byteOffset: postingsStart + Int(truncatingIfNeeded: base.u64(at + 16)), byteLength: Int(base.u32(at + 24)))
-            }
+            bytes.with { BlockEntries(base: $0, entries: entries, postingsStart: postingsStart, count: count)[i] }
         }
+    }
 
-        /// The last row of block `i` (what `PostingCursor.seek` skips by), without the rest.
-        public func lastRow(_ i: Int) -> Int32 {
-            bytes.with { Int32(bitPattern: $0.u32(entries + i * SegmentTextIndex.blockHeaderBytes)) }
+    /// The blocks of one term read in place; valid inside `withBlocks`.
+    public struct BlockEntries: RandomAccessCollection {
+        fileprivate let base: UnsafeRawBufferPointer
+        fileprivate let entries: Int
+        fileprivate let postingsStart: Int
+        public let count: Int
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { count }
+
+        public subscript(i: Int) -> Block {
+            let at = entries + i * SegmentTextIndex.blockHeaderBytes
+            return Block(lastRow: Int32(bitPattern: base.u32(at)), count: Int32(bitPattern: base.u32(at + 4)),
+                         maxTermFrequency: base.u32(at + 8), minLength: base.u32(at + 12),
+                         byteOffset: postingsStart + Int(truncatingIfNeeded: base.u64(at + 16)), byteLength: Int(base.u32(at + 24)))
         }
     }
 
     public func blocks(of term: Term) -> Blocks {
         Blocks(bytes: bytes, entries: term.blockEntries, postingsStart: postingsStart, count: term.blockCount)
+    }
+
+    /// Calls `body` with the term's blocks read in place (one access to the part's bytes for a
+    /// loop over all of them).
+    public func withBlocks<R>(of term: Term, _ body: (BlockEntries) throws -> R) rethrows -> R {
+        try bytes.with { try body(BlockEntries(base: $0, entries: term.blockEntries, postingsStart: postingsStart, count: term.blockCount)) }
     }
 
     /// Looks a term up by bisection over the dictionary. The first lookup of a term checks
@@ -288,7 +307,7 @@ public struct SegmentTextIndex: Sendable {
     private func validate(_ term: Term, named name: String) throws {
         let postingBytes = bytes.count - postingsStart
         var previousLast: Int64 = -1
-        for block in blocks(of: term) {
+        for block in withBlocks(of: term, Array.init) {
             let relative = block.byteOffset - postingsStart
             guard block.count > 0, Int(block.count) <= Self.blockSize, Int64(block.lastRow) > previousLast,
                   Int(block.lastRow) < rowCount, relative >= 0, relative <= postingBytes, block.byteLength <= postingBytes - relative else {

@@ -49,7 +49,7 @@ struct SegmentFormatTests {
         #expect(vectors.count == 2 && !vectors.hasVector(row: 0))
         #expect(try vectors.vector(ofRow: 2) == [0.5, -1, 2] && vectors.vector(ofRow: 1) == [1, 1, 1])
         let text = try #require(segment.textIndex("text"))
-        #expect((0..<3).map { text.lengths[$0] } == [2, 0, 4], "stopwords removed: rock music more rock")
+        #expect((0..<3).map { text.length(ofRow: $0) } == [2, 0, 4], "stopwords removed: rock music more rock")
         #expect(text.documentCount == 2 && text.totalLength == 6)
         let rock = try #require(try text.term("rock"))
         #expect(rock.documentFrequency == 1)
@@ -87,7 +87,7 @@ struct SegmentFormatTests {
         for block in text.blocks(of: word) {
             text.decode(block, rows: &rows, frequencies: &tfs)
             #expect(tfs.max() == block.maxTermFrequency)
-            #expect(rows.map { text.lengths[Int($0)] }.min() == block.minLength)
+            #expect(rows.map { text.length(ofRow: Int($0)) }.min() == block.minLength)
             #expect(rows.last == block.lastRow)
             all += rows
         }

@@ -50,7 +50,7 @@ struct SegmentTextIndexTests {
         let (lengths, postings) = Self.randomInverted(rows: 700, terms: 400, seed: 7)
         let bytes = Data(SegmentTextIndex.encode((lengths, postings)))
         let index = try SegmentTextIndex.decode(bytes, rowCount: 700, object: "t")
-        #expect((0..<700).map { index.lengths[$0] } == lengths)
+        #expect((0..<700).map { index.length(ofRow: $0) } == lengths)
         #expect(index.documentCount == lengths.filter { $0 > 0 }.count)
         #expect(index.totalLength == lengths.reduce(0) { $0 + Int($1) })
         for (text, expected) in postings {
