@@ -21,8 +21,13 @@ public struct NamespaceView: Sendable {
 
     /// Applies a committed WAL entry to the tail and hides the segment rows it supersedes.
     public mutating func apply(_ entry: WALEntry, config: NamespaceConfig) throws {
-        let view = self
-        try tail.apply(entry, config: config) { id in try view.segmentDocument(of: id) }
+        // The lookup closure holds the segments only, never a copy of this view: a copy would
+        // share the tail's storage (its text index's term dictionary above all) and make the
+        // tail copy all of it on every commit instead of appending in place.
+        do {
+            let segments = self.segments
+            try tail.apply(entry, config: config) { id in try Self.segmentDocument(of: id, in: segments) }
+        }
         for event in entry.events { shadowInSegments(event.id) }
     }
 
@@ -59,7 +64,7 @@ public struct NamespaceView: Sendable {
         return source == segments.count ? NamespaceProjection.approximateBytes(tail.document(row: row)) : segments[source].documentBytes(row: row)
     }
 
-    private func segmentDocument(of id: DocumentID) throws -> Document? {
+    private static func segmentDocument(of id: DocumentID, in segments: [SegmentView]) throws -> Document? {
         for view in segments.reversed() {
             if let row = view.segment.row(of: id), view.visible.contains(row) { return try view.document(row: row) }
         }
