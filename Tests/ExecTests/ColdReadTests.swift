@@ -54,6 +54,7 @@ struct ColdReadTests {
     }
 
     static let ann = #"{"rank_by": ["vector", "ANN", [0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8]], "top_k": 5, "include_attributes": ["group"]}"#
+    static let annWithoutAttributes = #"{"rank_by": ["vector", "ANN", [0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8]], "top_k": 5}"#
     static let bm25 = #"{"rank_by": ["text", "BM25", "river stone"], "top_k": 5}"#
 
     static func analyze(_ engine: Engine, _ query: String, namespace: String = "ns") async throws -> JSONObject {
@@ -115,6 +116,43 @@ struct ColdReadTests {
             }
             #expect((instrumented.counts.requests[.getRange] ?? 0) == 0, "no ranged GET reached the bucket")
             #expect(try await restarted.query("ns", body: try Self.json(Self.ann)).objectValue?["rows"] == expected)
+        }
+    }
+
+    @Test("a damaged IVF part in the disk cache fails one query, is dropped, and the next query fetches it again")
+    func damagedCachedIndexIsRefetched() async throws {
+        // One segment large enough for an IVF index.
+        let bucket = MemoryStore()
+        let writer = Engine(store: bucket)
+        var rng = SeededRandom(seed: 9)
+        let rows = (0..<1_500).map { id in #"{"id": \#(id), "vector": \#(Self.vector(&rng))}"# }
+        _ = try await writer.write("ns", body: try Self.json(#"{"upsert_rows": [\#(rows.joined(separator: ","))], "distance_metric": "cosine_distance"}"#))
+        #expect(try await writer.indexNow("ns"))
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            let (first, _) = try Self.node(bucket, cache: cache.url)
+            try await first.warm("ns")
+            let expected = try await first.query("ns", body: try Self.json(Self.annWithoutAttributes)).objectValue?["rows"]
+
+            // Flip a centroid byte in every cached IVF part (files starting with the IVF magic):
+            // the size still matches the catalog, the head checksum does not.
+            let disk = try DiskCache(directory: cache.url, capacityBytes: 1 << 30)
+            var damaged: [String] = []
+            for key in disk.keys {
+                let url = URL(fileURLWithPath: disk.filePath(key))
+                var bytes = try Data(contentsOf: url)
+                guard bytes.starts(with: Array("LIVF".utf8)) else { continue }
+                bytes[70] ^= 0x40
+                try bytes.write(to: url)
+                damaged.append(key)
+            }
+            #expect(damaged.count == 1, "the segment's IVF part")
+
+            let (restarted, instrumented) = try Self.node(bucket, cache: cache.url)
+            await #expect(throws: FormatError.self) { try await restarted.query("ns", body: try Self.json(Self.annWithoutAttributes)) }
+            #expect(Set(disk.keys).isDisjoint(with: damaged), "the damaged copies are dropped")
+            let before = instrumented.counts.requests[.getRange] ?? 0
+            #expect(try await restarted.query("ns", body: try Self.json(Self.annWithoutAttributes)).objectValue?["rows"] == expected)
+            #expect((instrumented.counts.requests[.getRange] ?? 0) > before, "the IVF parts came from the bucket again")
         }
     }
 
