@@ -249,7 +249,7 @@ enum IVFEncoder {
                 checksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[base..<(base + layout.length)])))
             }
             // Header.
-            out.copyMemory(from: UnsafeRawBufferPointer(start: IVFFormat.magic, count: 4))
+            IVFFormat.magic.withUnsafeBytes { out.copyMemory(from: $0) }
             put(IVFFormat.version, 4)
             put(ObjectEnvelope.Encoding.f32.rawValue, 6)
             put(IVFFormat.metricCode(metric), 7)
