@@ -52,7 +52,7 @@ struct BM25Statistics {
                         documentFrequencies[t] += entry.documentFrequency
                         continue
                     }
-                    for block in index.withBlocks(of: entry, Array.init) {
+                    for block in index.blocks(of: entry) {
                         index.decode(block, rows: &rows, frequencies: &frequencies)
                         for row in rows where view.visible.contains(Int(row)) { documentFrequencies[t] += 1 }
                     }

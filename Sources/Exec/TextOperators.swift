@@ -114,7 +114,7 @@ public final class BM25Operator: OperatorBase, PhysicalOperator {
             guard stats.documentFrequencies[t] > 0, let entry = try index.term(term) else { continue }
             let idf = stats.idf(t)
             index.withLengths { lengths in
-                for block in index.withBlocks(of: entry, Array.init) {
+                for block in index.blocks(of: entry) {
                     index.decode(block, rows: &rows, frequencies: &frequencies)
                     actuals.rowsExamined += rows.count
                     for i in rows.indices where view.visible.contains(Int(rows[i])) {

@@ -6,7 +6,6 @@ public struct PostingCursor {
 
     private let index: SegmentTextIndex
     private let term: SegmentTextIndex.Term
-    private let blocks: SegmentTextIndex.Blocks
     private var block = 0
     /// The current block's last row (what `seek` compares first).
     private var lastRowOfBlock: Int32 = -1
@@ -20,7 +19,6 @@ public struct PostingCursor {
     public init(index: SegmentTextIndex, term: SegmentTextIndex.Term) {
         self.index = index
         self.term = term
-        blocks = index.blocks(of: term)
         rows.reserveCapacity(SegmentTextIndex.blockSize)
         frequencies.reserveCapacity(SegmentTextIndex.blockSize)
         load()
@@ -29,14 +27,14 @@ public struct PostingCursor {
     public var termFrequency: UInt32 { frequencies[position] }
 
     /// The block the cursor is in (its bounds hold for every row left in it).
-    public var currentBlock: SegmentTextIndex.Block? { block < blocks.count ? blocks[block] : nil }
+    public var currentBlock: SegmentTextIndex.Block? { block < term.blockCount ? index.withBlocks(of: term) { $0[block] } : nil }
 
     private mutating func load() {
-        guard block < blocks.count else {
+        guard block < term.blockCount else {
             doc = Self.end
             return
         }
-        index.decode(blocks[block], rows: &rows, frequencies: &frequencies)
+        index.decode(index.withBlocks(of: term) { $0[block] }, rows: &rows, frequencies: &frequencies)
         position = 0
         doc = rows[0]
         lastRowOfBlock = rows[rows.count - 1]
@@ -56,7 +54,7 @@ public struct PostingCursor {
         guard doc < target else { return }
         if lastRowOfBlock < target {
             block += 1
-            if block < blocks.count {
+            if block < term.blockCount {
                 index.withBlocks(of: term) { entries in
                     while block < entries.count, entries[block].lastRow < target {
                         block += 1

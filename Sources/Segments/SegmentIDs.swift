@@ -13,19 +13,6 @@ public struct SegmentIDs: Sendable, RandomAccessCollection, Equatable {
 
     private let storage: Storage
 
-    public init(_ ids: [DocumentID]) {
-        var uints: [UInt64] = []
-        uints.reserveCapacity(ids.count)
-        for id in ids {
-            guard case .uint(let value) = id else {
-                storage = .any(ids)
-                return
-            }
-            uints.append(value)
-        }
-        storage = .uints(uints)
-    }
-
     public var startIndex: Int { 0 }
     public var endIndex: Int {
         switch storage {
@@ -91,7 +78,7 @@ public struct SegmentIDs: Sendable, RandomAccessCollection, Equatable {
             ids.reserveCapacity(count)
             for _ in 0..<count { ids.append(try WALCodec.readID(&r)) }
             guard r.remaining == 0 else { throw r.corrupt("trailing bytes after ids") }
-            return SegmentIDs(ids)
+            return SegmentIDs(storage: .any(ids))  // some id is not a uint
         }
         guard ids.isStrictlyAscending else { throw FormatError(.corrupt, object: object, "segment ids are not strictly ascending") }
         return ids

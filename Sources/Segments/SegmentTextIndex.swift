@@ -68,21 +68,6 @@ public struct SegmentTextIndex: Sendable {
     /// Tokens of one row.
     public func length(ofRow row: Int) -> UInt32 { withLengths { $0[row] } }
 
-    /// The blocks of one term, read from their dictionary entries on access (what a
-    /// `PostingCursor` keeps; loops over every block use `withBlocks`).
-    public struct Blocks: RandomAccessCollection, Sendable {
-        fileprivate let bytes: PartBytes
-        fileprivate let entries: Int
-        fileprivate let postingsStart: Int
-        public let count: Int
-        public var startIndex: Int { 0 }
-        public var endIndex: Int { count }
-
-        public subscript(i: Int) -> Block {
-            bytes.with { BlockEntries(base: $0, entries: entries, postingsStart: postingsStart, count: count)[i] }
-        }
-    }
-
     /// The blocks of one term read in place; valid inside `withBlocks`.
     public struct BlockEntries: RandomAccessCollection {
         fileprivate let base: UnsafeRawBufferPointer
@@ -100,9 +85,8 @@ public struct SegmentTextIndex: Sendable {
         }
     }
 
-    public func blocks(of term: Term) -> Blocks {
-        Blocks(bytes: bytes, entries: term.blockEntries, postingsStart: postingsStart, count: term.blockCount)
-    }
+    /// A copy of the term's blocks (for callers outside a loop; loops use `withBlocks`).
+    public func blocks(of term: Term) -> [Block] { withBlocks(of: term, Array.init) }
 
     /// Calls `body` with the term's blocks read in place (one access to the part's bytes for a
     /// loop over all of them).
@@ -307,7 +291,7 @@ public struct SegmentTextIndex: Sendable {
     private func validate(_ term: Term, named name: String) throws {
         let postingBytes = bytes.count - postingsStart
         var previousLast: Int64 = -1
-        for block in withBlocks(of: term, Array.init) {
+        for block in blocks(of: term) {
             let relative = block.byteOffset - postingsStart
             guard block.count > 0, Int(block.count) <= Self.blockSize, Int64(block.lastRow) > previousLast,
                   Int(block.lastRow) < rowCount, relative >= 0, relative <= postingBytes, block.byteLength <= postingBytes - relative else {
