@@ -67,7 +67,7 @@ struct IVFCodecTests {
 
     @Test func newerVersionOrEncodingIsTooNew() throws {
         let index = try #require(Self.index)
-        for (at, value) in [(4, UInt8(2)), (6, UInt8(1))] {
+        for (at, value) in [(4, UInt8(IVFFormat.version + 1)), (6, UInt8(1))] {
             var bytes = [UInt8](index.residentBytes!)
             bytes[at] = value
             do {

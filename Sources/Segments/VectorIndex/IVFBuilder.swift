@@ -107,8 +107,23 @@ extension IVFIndex {
             for r in rows { list.vectors.append(contentsOf: vectors[(r * dimension)..<((r + 1) * dimension)]) }
             return list
         }
+        // The quantiser's ranges, sampled from the rows in list order as a reader of a version 1
+        // index would (stored, so opening the index reads no vectors).
+        var listOfRow: [(list: Int, position: Int)] = []
+        listOfRow.reserveCapacity(n)
+        for (l, list) in lists.enumerated() { for p in 0..<list.ordinals.count { listOfRow.append((l, p)) } }
+        var low = [Float](repeating: .infinity, count: dimension)
+        var high = [Float](repeating: -.infinity, count: dimension)
+        for r in IVFQuantizedLists.rangeSample(rowCount: n) {
+            let (l, p) = listOfRow[r]
+            lists[l].vectors.withUnsafeBufferPointer { v in
+                ScalarQuantizer.widen(&low, &high, with: UnsafeBufferPointer(rebasing: v[(p * dimension)..<((p + 1) * dimension)]),
+                                      scale: cosine ? lists[l].norms[p] : 1)
+            }
+        }
+        let ranges = IVFQuantizerRanges(low: low, high: high)
         let bytes = IVFEncoder.encode(metric: metric, dimension: dimension, ordinalBound: ordinalBound,
-                                      centroids: centroids, curve: curve, lists: lists)
+                                      centroids: centroids, curve: curve, ranges: ranges, lists: lists)
         do {
             return .trained(try IVFIndex(decoding: bytes, object: "new ivf index", verifyLists: false))
         } catch {

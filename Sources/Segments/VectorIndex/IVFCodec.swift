@@ -4,7 +4,7 @@ import Store
 
 // The IVF index as bytes (Specs/format/ivf.md). Two regions:
 //
-//   head  = 64-byte header | centroids | recall curve | list directory | xxh3 of the head
+//   head  = 64-byte header | centroids | recall curve | quantiser ranges (v2) | list directory | xxh3 of the head
 //   lists = one block per posting list, each 64-byte aligned: ordinals | inverse norms | vectors
 //
 // The head is everything a query needs before it knows which lists to read; each directory
@@ -14,7 +14,8 @@ import Store
 /// Constants and byte layout of the IVF format.
 public enum IVFFormat {
     public static let magic: [UInt8] = Array("LIVF".utf8)
-    public static let version: UInt16 = 1
+    /// Written by this build; version 1 (no quantiser ranges in the head) stays readable.
+    public static let version: UInt16 = 2
     /// Size of the fixed header at the start of the head.
     public static let headerSize = 64
     /// Every list block starts at a multiple of this (relative to the start of the index bytes).
@@ -38,6 +39,21 @@ public enum IVFFormat {
     }
 
     static func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+
+    /// Bytes of the head of an index of format `version` (§1.1): header, centroids, curve,
+    /// quantiser ranges (from version 2), directory, checksum.
+    static func headLength(version: UInt16, dimension: Int, listCount: Int, curvePoints: Int) -> Int {
+        headerSize + 4 * (listCount * dimension + curvePoints) + (version >= 2 ? 8 * dimension : 0)
+            + directoryEntrySize * listCount + 8
+    }
+}
+
+/// The 8-bit quantiser's per-dimension ranges (Specs/format/ivf.md §5): code 0 is `low`,
+/// code 255 is `high`, in the training space. Stored in the head from version 2; a version 1
+/// reader samples them from the lists when it opens the index.
+public struct IVFQuantizerRanges: Sendable, Equatable {
+    public let low: [Float]
+    public let high: [Float]
 }
 
 /// Where the parts of one posting list lie inside its block (offsets relative to the block).
@@ -81,6 +97,8 @@ public struct IVFHead: Sendable {
     /// `listCount × dimension` f32, in the training space (unit-normalised rows for cosine).
     public let centroids: [Float]
     public let recallCurve: IVFRecallCurve
+    /// The quantiser's ranges (format version 2); nil for version 1, whose readers sample them.
+    public let quantizerRanges: IVFQuantizerRanges?
     public let lists: [IVFListEntry]
     /// Bytes of the head (a ranged reader fetches `0..<headLength` first).
     public let headLength: Int
@@ -114,7 +132,7 @@ public struct IVFHead: Sendable {
     public static func decode(_ raw: UnsafeRawBufferPointer, object: String) throws -> IVFHead {
         var r = BinaryReader(raw, object: object)
         guard raw.count >= IVFFormat.headerSize else { throw r.corrupt("\(raw.count) bytes is shorter than the IVF header") }
-        try checkPrologue(&r, object: object)
+        let version = try checkPrologue(&r, object: object)
         guard let metric = IVFFormat.metric(code: try r.u8()) else { throw r.corrupt("unknown metric code") }
         let dimension = Int(try r.u32())
         let listCount = Int(try r.u32())
@@ -131,8 +149,7 @@ public struct IVFHead: Sendable {
         guard ordinalBound <= UInt64(Int32.max) + 1, vectorCount <= ordinalBound else {
             throw r.corrupt("\(vectorCount) vectors, ordinal bound \(ordinalBound)")
         }
-        let expectedHead = IVFFormat.headerSize + 4 * (listCount * dimension + curveCount)
-            + IVFFormat.directoryEntrySize * listCount + 8
+        let expectedHead = IVFFormat.headLength(version: version, dimension: dimension, listCount: listCount, curvePoints: curveCount)
         guard headLength == UInt64(expectedHead) else { throw r.corrupt("head length \(headLength), expected \(expectedHead)") }
         guard raw.count >= expectedHead else { throw r.corrupt("\(raw.count) bytes hold no complete head of \(expectedHead)") }
         let stored = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: expectedHead - 8, as: UInt64.self))
@@ -141,6 +158,13 @@ public struct IVFHead: Sendable {
         }
         let centroids = try r.floats(listCount * dimension)
         let curve = try r.floats(curveCount)
+        var ranges: IVFQuantizerRanges? = nil
+        if version >= 2 {
+            ranges = IVFQuantizerRanges(low: try r.floats(dimension), high: try r.floats(dimension))
+            guard !ranges!.low.contains(where: \.isNaN), !ranges!.high.contains(where: \.isNaN) else {
+                throw r.corrupt("quantiser range is NaN")
+            }
+        }
         let listsStart = IVFFormat.aligned(expectedHead)
         guard listsLength <= UInt64(Int.max - listsStart) else { throw r.corrupt("lists length \(listsLength)") }
         let totalLength = listsStart + Int(listsLength)
@@ -163,11 +187,13 @@ public struct IVFHead: Sendable {
         guard total == Int(vectorCount) else { throw r.corrupt("lists hold \(total) vectors, header says \(vectorCount)") }
         guard expectedOffset == totalLength else { throw r.corrupt("lists end at \(expectedOffset), header says \(totalLength)") }
         return IVFHead(metric: metric, dimension: dimension, vectorCount: Int(vectorCount), ordinalBound: Int(ordinalBound),
-                       centroids: centroids, recallCurve: IVFRecallCurve(recall: curve), lists: entries,
+                       centroids: centroids, recallCurve: IVFRecallCurve(recall: curve), quantizerRanges: ranges, lists: entries,
                        headLength: expectedHead, totalLength: totalLength)
     }
 
-    private static func checkPrologue(_ r: inout BinaryReader, object: String) throws {
+    /// Checks magic, version and encoding; returns the version.
+    @discardableResult
+    private static func checkPrologue(_ r: inout BinaryReader, object: String) throws -> UInt16 {
         guard try r.rawBytes(4) == IVFFormat.magic else { throw r.corrupt("bad IVF magic") }
         let version = try r.u16()
         guard version <= IVFFormat.version else {
@@ -178,6 +204,7 @@ public struct IVFHead: Sendable {
         guard encoding == ObjectEnvelope.Encoding.f32.rawValue else {
             throw FormatError(.tooNew, object: object, "unknown vector encoding \(encoding)")
         }
+        return version
     }
 
     /// Checks one list block's checksum and that its ordinals are ascending and below
@@ -211,11 +238,11 @@ enum IVFEncoder {
     }
 
     static func encode(metric: DistanceMetric, dimension: Int, ordinalBound: Int, centroids: [Float],
-                       curve: [Float], lists: [List]) -> Data {
+                       curve: [Float], ranges: IVFQuantizerRanges, lists: [List]) -> Data {
         let listCount = lists.count
         let cosine = metric == .cosineDistance
-        let headLength = IVFFormat.headerSize + 4 * (listCount * dimension + curve.count)
-            + IVFFormat.directoryEntrySize * listCount + 8
+        let headLength = IVFFormat.headLength(version: IVFFormat.version, dimension: dimension, listCount: listCount,
+                                              curvePoints: curve.count)
         var offsets: [Int] = []
         var cursor = IVFFormat.aligned(headLength)
         let listsStart = cursor
@@ -267,6 +294,9 @@ enum IVFEncoder {
             at += 4 * centroids.count
             putFloats(curve, at)
             at += 4 * curve.count
+            putFloats(ranges.low, at)
+            putFloats(ranges.high, at + 4 * dimension)
+            at += 8 * dimension
             for i in 0..<listCount {
                 put(UInt64(offsets[i]), at)
                 put(UInt32(lists[i].ordinals.count), at + 8)

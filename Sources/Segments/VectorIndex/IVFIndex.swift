@@ -144,8 +144,8 @@ public final class IVFIndex: Sendable {
         self.head = head
         self.storage = storage
         self.object = object
-        // Opening reads every list's ordinals and norms and a sample of rows: from a mapping
-        // of the file when the lists stay in one (see `forSampling`).
+        // Opening reads every list's ordinals and norms (and, for a version 1 index, a sample
+        // of rows): from a mapping of the file when the lists stay in one (see `forSampling`).
         let sampled = storage.forSampling()
         rows = try IVFListRows(head: head, object: object) { list, prefix in try sampled.readPrefix(head, list: list, into: prefix) }
         centroidNorms = KMeans.squaredNorms(head.centroids, dimension: head.dimension)
@@ -161,6 +161,9 @@ public final class IVFIndex: Sendable {
     public var heldBytes: Int {
         (residentBytes?.count ?? 0) + 4 * head.centroids.count + rows.heldBytes + quantized.memoryBytes
     }
+
+    /// The 8-bit quantiser's ranges: from the head (format version 2), else sampled on open.
+    public var quantizerRanges: IVFQuantizerRanges { quantized.ranges }
 
     /// Memory held by the derived quantised copy (beside `bytes`): about a quarter of the vectors.
     public var quantizedMemoryBytes: Int { quantized.memoryBytes }

@@ -18,6 +18,8 @@ final class IVFQuantizedLists: @unchecked Sendable {
     static let rangeSampleRows = 16_384
 
     let quantizer: ScalarQuantizer
+    /// The ranges `quantizer` was made from (stored in the head, or sampled for version 1).
+    let ranges: IVFQuantizerRanges
     /// Every list's codes back to back in list order, `dimension` bytes per row (a list's
     /// bytes are written once, under `encoded`'s lock, before its flag is set).
     let codes: UnsafeMutableBufferPointer<UInt8>
@@ -32,23 +34,26 @@ final class IVFQuantizedLists: @unchecked Sendable {
     /// the final count orders every list's bytes before it).
     private let encodedLists = Atomic<Int>(0)
 
-    /// `vector(row, buffer, body)` calls `body` with row `row`'s f32 vector (rows in list order).
+    /// The quantiser comes from the head (format version 2); a version 1 index has none, so
+    /// its ranges are sampled here: `vector(row, buffer, body)` calls `body` with row `row`'s
+    /// f32 vector (rows in list order).
     init(head: IVFHead, rows: IVFListRows,
          vector: (Int, IVFReadBuffer, (UnsafeBufferPointer<Float>) -> Void) throws -> Void) throws {
         self.rows = rows
         let total = rows.rowCount
-        let sample = Swift.min(total, Self.rangeSampleRows)
-        let stride = Swift.max(1, total / Swift.max(1, sample))
-        // The ranges come from an evenly spread sample (read row by row from a file-backed
-        // index: about a tenth of its vectors, never the whole of it).
-        var low = [Float](repeating: .infinity, count: head.dimension)
-        var high = [Float](repeating: -.infinity, count: head.dimension)
-        let buffer = IVFReadBuffer()
-        for i in 0..<sample {
-            let r = Swift.min(total - 1, i * stride)
-            try vector(r, buffer) { ScalarQuantizer.widen(&low, &high, with: $0, scale: rows.scale(ofRow: r)) }
+        if let stored = head.quantizerRanges {
+            ranges = stored
+        } else {
+            // Read row by row from a file-backed index: about a tenth of its vectors.
+            var low = [Float](repeating: .infinity, count: head.dimension)
+            var high = [Float](repeating: -.infinity, count: head.dimension)
+            let buffer = IVFReadBuffer()
+            for r in Self.rangeSample(rowCount: total) {
+                try vector(r, buffer) { ScalarQuantizer.widen(&low, &high, with: $0, scale: rows.scale(ofRow: r)) }
+            }
+            ranges = IVFQuantizerRanges(low: low, high: high)
         }
-        quantizer = ScalarQuantizer(low: low, high: high)
+        quantizer = ScalarQuantizer(low: ranges.low, high: ranges.high)
         // Allocated whole, touched list by list: pages of lists never probed cost no memory.
         codes = .allocate(capacity: total * head.dimension)
         codeSums = .allocate(capacity: total)
@@ -88,6 +93,14 @@ final class IVFQuantizedLists: @unchecked Sendable {
             done[list] = true
             encodedLists.wrappingAdd(1, ordering: .releasing)
         }
+    }
+
+    /// The rows (in list order) the quantiser's ranges are taken from (ivf.md §5): an evenly
+    /// spread sample. The builder stores the ranges; a version 1 reader samples the same rows.
+    static func rangeSample(rowCount total: Int) -> [Int] {
+        let sample = Swift.min(total, rangeSampleRows)
+        let stride = Swift.max(1, total / Swift.max(1, sample))
+        return (0..<sample).map { Swift.min(total - 1, $0 * stride) }
     }
 
     /// Bytes this copy may hold once every list is encoded (codes, code sums, norms, quantiser).
