@@ -48,7 +48,14 @@ public struct ManifestStore: Sendable {
     public func newestVersion(_ namespace: String, atLeast known: UInt64 = 0) async throws -> UInt64 {
         let l = layout(namespace)
         var version = known
-        if let hint = try await readCurrentHint(l), hint > version {
+        // A node that knows a version asks for the hint and probes the next version together:
+        // when nothing was committed since (a strong read's usual case) that is one round trip.
+        let issued: ContinuousClock.Instant? = known > 0 ? ContinuousClock.now : nil
+        async let nextExists = ReadTrace.$batchIssuedAt.withValue(issued) {
+            known > 0 ? try await store.head(l.manifestKey(known + 1)) != nil : nil
+        }
+        let hint = try await ReadTrace.$batchIssuedAt.withValue(issued) { try await readCurrentHint(l) }
+        if let hint, hint > version {
             // Trust a hint only when its version exists: a hint left behind by an interrupted
             // cleanup must not hide the versions that do. The first forward probe goes out
             // with that check (one round trip, not two, on a cold node).
@@ -62,6 +69,9 @@ public struct ManifestStore: Sendable {
             } else {
                 version = max(known, try await listedNewestVersion(l))
             }
+        } else if let next = try await nextExists {
+            guard next else { return known }
+            version = known + 1
         }
         if version == 0 {
             // No hint: the namespace is new, or a crash came before the first hint. Listing

@@ -88,6 +88,8 @@ struct ColdReadTests {
 
             let hot = try await Self.analyze(engine, query)
             #expect(Self.int(hot, "bucket", "reads") == 0 && Self.int(hot, "disk", "reads") == 0, "\(hot)")
+            // A strong read revalidates in one round: the hint and the next version's probe together.
+            #expect(Self.int(hot, "sequential_rounds") == 1 && Self.int(hot, "bucket_requests") == 2, "\(hot)")
             #expect(Self.int(hot, "memory", "reads") > 0)
             #expect(hot["cache_temperature"]?.stringValue == "hot")
             #expect(instrumented.counts.requests[.getRange] == rangedGets)
