@@ -116,7 +116,7 @@ actor NamespaceReplica {
                 refreshedAt = started
                 return 0
             }
-            if hinted == nil, newest > 0 { hinted = try await manifests.read(namespace, version: newest) }
+            if hinted == nil, newest > 0 { hinted = try await manifests.read(namespace, version: newest, remember: true) }
             guard newest > 0, let manifest = hinted else {
                 current = nil
                 refreshedAt = started

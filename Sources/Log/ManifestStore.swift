@@ -17,30 +17,86 @@ public enum CommitOutcome: Sendable, Equatable {
 public struct ManifestStore: Sendable {
     public let store: any ObjectStore
     public let prefix: String
+    /// Where this node keeps the newest manifest it read of each namespace, across restarts
+    /// (its disk cache): a restarted node revalidates it in one round trip (§5 of
+    /// Specs/protocol/commit.md) instead of reading the hint and then the manifest.
+    public let memo: DiskCache?
 
-    public init(store: any ObjectStore, prefix: String = "") {
+    public init(store: any ObjectStore, prefix: String = "", memo: DiskCache? = nil) {
         self.store = store
         self.prefix = prefix
+        self.memo = memo
     }
 
     public func layout(_ namespace: String) -> NamespaceLayout {
         NamespaceLayout(prefix: prefix, namespace: namespace)
     }
 
-    /// Reads one manifest version, or nil when it does not exist.
-    public func read(_ namespace: String, version: UInt64) async throws -> Manifest? {
+    /// Reads one manifest version, or nil when it does not exist. With `remember`, the caller
+    /// found it to be the newest: it is kept in `memo` for a restart.
+    public func read(_ namespace: String, version: UInt64, remember: Bool = false) async throws -> Manifest? {
         let key = layout(namespace).manifestKey(version)
-        let manifest: Manifest
+        let object: StoredObject
         do {
-            let object = try await store.get(key)
-            manifest = try ManifestCodec.decode(object.bytes, object: key)
+            object = try await store.get(key)
         } catch let error as StoreError where error.code == .notFound {
             return nil
         }
-        // A checksummed manifest under the wrong key (copied or misplaced) is still corrupt.
+        let manifest = try decode(object.bytes, namespace: namespace, version: version, key: key)
+        if remember { await self.remember(namespace, object) }
+        return manifest
+    }
+
+    /// A checksummed manifest under the wrong key (copied or misplaced) is still corrupt.
+    private func decode(_ bytes: Data, namespace: String, version: UInt64, key: String) throws -> Manifest {
+        let manifest = try ManifestCodec.decode(bytes, object: key)
         guard manifest.version == version, manifest.namespace == namespace else {
             throw FormatError(.corrupt, object: key, "holds version \(manifest.version) of \(manifest.namespace)")
         }
+        return manifest
+    }
+
+    // MARK: Remembered manifests
+
+    /// The memo's key for a namespace (no object key looks like it).
+    private func memoKey(_ namespace: String) -> String { "manifest-memo:" + layout(namespace).manifestPrefix }
+
+    private func remember(_ namespace: String, _ object: StoredObject) async {
+        guard let memo else { return }
+        let key = memoKey(namespace)
+        _ = try? await BlockingIO.run { memo.write(key, DiskCache.Entry(bytes: object.bytes, etag: object.etag)) }
+    }
+
+    /// The remembered manifest when it is still the newest, checked in one round trip: the
+    /// hint, a probe of the next version and a conditional GET of the remembered version go
+    /// out together. The remembered version is the newest when the hint is not above it, the
+    /// next version is absent and the version itself still exists (a changed object is read
+    /// in that same GET). nil when nothing is remembered or anything differs: the caller
+    /// then looks the usual way.
+    private func revalidateRemembered(_ namespace: String) async throws -> Manifest? {
+        guard let memo else { return nil }
+        let key = memoKey(namespace)
+        guard let entry = try? await BlockingIO.run({ memo.read(key) }) else { return nil }
+        let l = layout(namespace)
+        guard let remembered = try? ManifestCodec.decode(entry.bytes, object: key), remembered.namespace == namespace else {
+            return nil
+        }
+        let version = remembered.version
+        let issued = ContinuousClock.now
+        async let hint = ReadTrace.$batchIssuedAt.withValue(issued) { try await readCurrentHint(l) }
+        async let next = ReadTrace.$batchIssuedAt.withValue(issued) { try await store.head(l.manifestKey(version + 1)) }
+        let changed: StoredObject?
+        do {
+            changed = try await ReadTrace.$batchIssuedAt.withValue(issued) {
+                try await store.get(l.manifestKey(version), ifNoneMatch: entry.etag)
+            }
+        } catch let error as StoreError where error.code == .notFound {
+            return nil
+        }
+        guard try await hint.map({ $0 <= version }) ?? true, try await next == nil else { return nil }
+        guard let changed else { return remembered }
+        let manifest = try decode(changed.bytes, namespace: namespace, version: version, key: l.manifestKey(version))
+        await remember(namespace, changed)
         return manifest
     }
 
@@ -94,11 +150,12 @@ public struct ManifestStore: Sendable {
     /// the CURRENT hint is right, for a node that knows no version yet: the hint, then the
     /// hinted manifest read together with a probe of the next version. Otherwise as `latest`.
     public func latestFromHint(_ namespace: String) async throws -> Manifest? {
+        if let remembered = try await revalidateRemembered(namespace) { return remembered }
         let l = layout(namespace)
         if let hint = try await readCurrentHint(l), hint > 0 {
             let issued = ContinuousClock.now  // issued together (for `ReadTrace`'s round count)
             async let following = ReadTrace.$batchIssuedAt.withValue(issued) { try await store.head(l.manifestKey(hint + 1)) }
-            let hinted = try await ReadTrace.$batchIssuedAt.withValue(issued) { try await read(namespace, version: hint) }
+            let hinted = try await ReadTrace.$batchIssuedAt.withValue(issued) { try await read(namespace, version: hint, remember: true) }
             if let hinted, try await following == nil { return hinted }
         }
         return try await latest(namespace)
@@ -108,7 +165,7 @@ public struct ManifestStore: Sendable {
     public func latest(_ namespace: String, atLeast known: UInt64 = 0) async throws -> Manifest? {
         let version = try await newestVersion(namespace, atLeast: known)
         guard version > 0 else { return nil }
-        guard let manifest = try await read(namespace, version: version) else {
+        guard let manifest = try await read(namespace, version: version, remember: true) else {
             throw StoreError(.io, key: layout(namespace).manifestKey(version), "manifest vanished while being read")
         }
         return manifest

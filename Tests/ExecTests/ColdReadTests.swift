@@ -121,6 +121,34 @@ struct ColdReadTests {
         }
     }
 
+    @Test("a restarted node revalidates the manifest it remembered in one round, and sees versions committed while it was down")
+    func rememberedManifestIsRevalidated() async throws {
+        let bucket = try await Self.populatedBucket()
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            let (first, _) = try Self.node(bucket, cache: cache.url)
+            try await first.warm("ns")
+
+            // Nothing changed: the hint, the next version's probe and a conditional GET of the
+            // remembered version, together; segment data from the disk cache.
+            let (restarted, _) = try Self.node(bucket, cache: cache.url)
+            let io = try await Self.analyze(restarted, Self.bm25)
+            #expect(Self.int(io, "sequential_rounds") == 1 && Self.int(io, "bucket_requests") == 3, "\(io)")
+            #expect(Self.int(io, "bucket", "reads") == 0, "\(io)")
+
+            // A write lands while no node runs: the remembered version is no longer the newest.
+            _ = try await Engine(store: bucket).write("ns", body: try Self.json(
+                #"{"upsert_rows": [{"id": 5000, "vector": [1,0,0,0,0,0,0,0], "text": "zebra", "group": 1}]}"#))
+            let (later, _) = try Self.node(bucket, cache: cache.url)
+            let rows = try await later.query("ns", body: try Self.json(#"{"rank_by": ["text", "BM25", "zebra"], "top_k": 5}"#))
+                .objectValue?["rows"]?.arrayValue
+            #expect(rows?.compactMap { $0.objectValue?["id"]?.intValue } == [5000], "the new version is read, not the remembered one")
+            // That node now remembers the newer version: the next restart is one round again.
+            let (again, _) = try Self.node(bucket, cache: cache.url)
+            let io2 = try await Self.analyze(again, Self.bm25)
+            #expect(Self.int(io2, "sequential_rounds") == 1, "\(io2)")
+        }
+    }
+
     @Test("a damaged IVF part in the disk cache fails one query, is dropped, and the next query fetches it again")
     func damagedCachedIndexIsRefetched() async throws {
         // One segment large enough for an IVF index.
