@@ -90,10 +90,44 @@ struct IVFFileBackedTests {
         let resident = try #require(Self.fixture.build(.cosineDistance))
         let list = 0
         let at = Self.lead + resident.head.byteRange(ofList: list).upperBound - 5  // in list 0's vectors
+        let map = try IVFRowMap(resident, rowCount: Self.fixture.ordinalBound, object: "f")
+        let member = try #require(map.list.firstIndex(of: Int32(list)))  // an ordinal in list 0
         try await Self.withFileIndex(resident, damage: { $0[at] ^= 0x20 }) { file in
-            // Opening reads the head, ordinals and norms only: it succeeds.
+            // Opening reads the head, ordinals and norms only: it succeeds. A search reads a
+            // list's vectors (checking them first) when it scans them exactly or re-ranks a
+            // row of the list: a query next to a row of list 0 does.
             let all = file.listCount
-            #expect(throws: FormatError.self) { try file.search(Self.fixture.row(0), k: 10, probes: all) }
+            #expect(throws: FormatError.self) { try file.search(Self.fixture.row(member / 2), k: 10, probes: all) }
+            #expect(throws: FormatError.self) { try file.search(Self.fixture.row(0), k: 10, probes: all, filter: nil, scan: .exact) }
+        }
+    }
+
+    @Test("damaged stored codes fail the search that probes their list (not the open) and drop the disk cache's copy")
+    func damagedCodesFailTheSearchThatReadsThem() async throws {
+        let resident = try #require(Self.fixture.build(.cosineDistance))
+        #expect(resident.head.storesCodes)
+        let bytes = resident.residentBytes!
+        let list = 2
+        var damaged = [UInt8](bytes)
+        damaged[resident.head.codeByteRange(ofList: list).lowerBound + 3] ^= 0x10
+        #expect(throws: FormatError.self) { try IVFIndex(decoding: Data(damaged)) }
+        try await withTempDirectory(prefix: "lagoon-ivf-cache") { directory in
+            let cache = try DiskCache(directory: directory.url, capacityBytes: 1 << 30)
+            let key = "ns/t/segments/s1#0+\(bytes.count)"
+            cache.write(key, DiskCache.Entry(bytes: bytes, etag: "e"))
+            try Data(damaged).write(to: URL(fileURLWithPath: cache.filePath(key)))
+            let file = try IVFIndex(reading: try #require(cache.localReader(key, objectKey: "ns/t/segments/s1")), object: "test#ivf")
+            #expect(file.quantizedMemoryBytes < resident.dimension * 64, "codes read in place, not copied")
+            // A search probing only other lists answers; one probing the damaged list fails.
+            let q = Self.fixture.row(0)
+            let nearest = file.nearestLists(q, inverseQueryNorm: 1 / VectorDistance.squaredNorm(q).squareRoot(), count: file.listCount)
+            let rank = try #require(nearest.firstIndex { $0.ordinal == list })
+            if rank > 0 {
+                #expect(try file.search(q, k: 1, probes: rank).neighbors.count == 1)
+                #expect(!cache.keys.isEmpty)
+            }
+            #expect(throws: FormatError.self) { try file.search(q, k: 10, probes: file.listCount) }
+            #expect(cache.keys.isEmpty, "the damaged copy is dropped, to be fetched again")
         }
     }
 
@@ -116,7 +150,7 @@ struct IVFFileBackedTests {
             let row = try #require(map.list.firstIndex(of: Int32(list)))
             #expect(throws: FormatError.self) { try vectors.vector(ofRow: row) }
             #expect(cache.keys.isEmpty, "the damaged copy is dropped, to be fetched again")
-            #expect(throws: FormatError.self) { try file.search(Self.fixture.row(0), k: 10, probes: file.listCount) }
+            #expect(throws: FormatError.self) { try file.search(Self.fixture.row(row / 2), k: 10, probes: file.listCount) }
         }
     }
 

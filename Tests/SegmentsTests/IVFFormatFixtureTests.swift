@@ -8,8 +8,9 @@ import Testing
 
 /// Frozen IVF indexes of every format version (Fixtures/formats/): each stays readable —
 /// held in memory and opened from a local file — and answers as the exact oracle does when
-/// every list is probed. Both files hold the same build, so with few probes they must also
-/// answer identically: version 2 stores the quantiser ranges version 1 readers sample.
+/// every list is probed. All files hold the same build, so with few probes they must also
+/// answer identically: version 2 stores the quantiser ranges version 1 readers sample, and
+/// version 3 also the codes older readers derive from the vectors.
 @Suite("IVF format fixtures")
 struct IVFFormatFixtureTests {
     static let fixture = IVFFixture(count: 1_200, dimension: 8, clusters: 6, seed: 0xF1C5)
@@ -51,7 +52,7 @@ struct IVFFormatFixtureTests {
         }
     }
 
-    @Test(arguments: [1, 2])
+    @Test(arguments: [1, 2, 3])
     func frozenIndexStaysReadable(version: Int) async throws {
         let bytes = try Self.bytes(version: version)
         let resident = try IVFIndex(decoding: bytes, object: "fixture")
@@ -65,19 +66,26 @@ struct IVFFormatFixtureTests {
         }
     }
 
-    /// Version 2 stores the ranges a version 1 reader samples from the same rows: the two
-    /// frozen files (one build) rank every query identically, whichever way they are opened.
-    @Test func storedRangesMatchSampledRanges() async throws {
+    /// Version 2 stores the ranges a version 1 reader samples from the same rows, version 3
+    /// also the codes: the frozen files (one build) rank every query identically.
+    @Test func storedRangesAndCodesMatchDerivedOnes() async throws {
         let v1 = try IVFIndex(decoding: Self.bytes(version: 1), object: "v1")
         let v2 = try IVFIndex(decoding: Self.bytes(version: 2), object: "v2")
-        #expect(v1.head.lists.map(\.count) == v2.head.lists.map(\.count))
+        let v3 = try IVFIndex(decoding: Self.bytes(version: 3), object: "v3")
+        #expect(v1.head.lists.map(\.count) == v3.head.lists.map(\.count))
         #expect(v1.head.quantizerRanges == nil)
-        #expect(v2.head.quantizerRanges != nil)
-        #expect(v1.quantizerRanges == v2.quantizerRanges)
+        #expect(v2.head.quantizerRanges != nil && !v2.head.storesCodes)
+        #expect(v3.head.storesCodes)
+        #expect(v1.quantizerRanges == v2.quantizerRanges && v2.quantizerRanges == v3.quantizerRanges)
         #expect(try #require(Self.fixture.build(.cosineDistance)).quantizerRanges == v1.quantizerRanges)
+        #expect(v3.quantizedMemoryBytes < v1.quantizedMemoryBytes, "version 3 reads its codes in place")
         for q in Self.fixture.queries(30, seed: 9) {
             for probes in [1, 2] {
-                #expect(try v1.search(q, k: 10, probes: probes).neighbors == v2.search(q, k: 10, probes: probes).neighbors)
+                let expected = try v1.search(q, k: 10, probes: probes)
+                for other in [v2, v3] {
+                    let got = try other.search(q, k: 10, probes: probes)
+                    #expect(got.neighbors == expected.neighbors && got.vectorsScanned == expected.vectorsScanned)
+                }
             }
         }
     }

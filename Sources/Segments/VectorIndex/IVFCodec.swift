@@ -2,26 +2,29 @@ public import Foundation
 public import Log
 import Store
 
-// The IVF index as bytes (Specs/format/ivf.md). Two regions:
+// The IVF index as bytes (Specs/format/ivf.md). Three regions:
 //
 //   head  = 64-byte header | centroids | recall curve | quantiser ranges (v2) | list directory | xxh3 of the head
 //   lists = one block per posting list, each 64-byte aligned: ordinals | inverse norms | vectors
+//   codes = (v3) one block per list, each 64-byte aligned: 8-bit codes | code sums | squared norms
 //
 // The head is everything a query needs before it knows which lists to read; each directory
-// entry gives a list's (offset, count, checksum), so a reader can fetch and verify one list
-// with one ranged read. Integers little-endian; floats IEEE-754 binary32 little-endian.
+// entry gives a list's (offset, count, checksum[, codes checksum]), so a reader can fetch and
+// verify one list, or only its codes, with one ranged read. Integers little-endian; floats IEEE-754 binary32 little-endian.
 
 /// Constants and byte layout of the IVF format.
 public enum IVFFormat {
     public static let magic: [UInt8] = Array("LIVF".utf8)
-    /// Written by this build; version 1 (no quantiser ranges in the head) stays readable.
-    public static let version: UInt16 = 2
+    /// Written by this build. Version 1 (no quantiser ranges in the head) and version 2 (no
+    /// stored codes) stay readable.
+    public static let version: UInt16 = 3
     /// Size of the fixed header at the start of the head.
     public static let headerSize = 64
     /// Every list block starts at a multiple of this (relative to the start of the index bytes).
     public static let alignment = 64
-    /// Bytes per directory entry: offset u64, count u32, reserved u32, checksum u64.
-    public static let directoryEntrySize = 24
+    /// Bytes per directory entry: offset u64, count u32, reserved u32, checksum u64, and from
+    /// version 3 the codes block's checksum u64.
+    static func directoryEntrySize(version: UInt16) -> Int { version >= 3 ? 32 : 24 }
 
     static func metricCode(_ metric: DistanceMetric) -> UInt8 {
         switch metric {
@@ -44,7 +47,7 @@ public enum IVFFormat {
     /// quantiser ranges (from version 2), directory, checksum.
     static func headLength(version: UInt16, dimension: Int, listCount: Int, curvePoints: Int) -> Int {
         headerSize + 4 * (listCount * dimension + curvePoints) + (version >= 2 ? 8 * dimension : 0)
-            + directoryEntrySize * listCount + 8
+            + directoryEntrySize(version: version) * listCount + 8
     }
 }
 
@@ -78,12 +81,41 @@ public struct IVFListLayout: Sendable, Equatable {
     }
 }
 
+/// Where the parts of one list's codes block lie (format version 3; offsets relative to the
+/// block): the rows' 8-bit codes, their code sums, and for euclidean_squared their ‖v‖².
+public struct IVFCodeBlockLayout: Sendable, Equatable {
+    public let count: Int
+    /// `count × dimension` codes, row-major, at offset 0.
+    public var codesOffset: Int { 0 }
+    /// `count` i32 code sums (`ByteDotScorer.codeSum`), 4-byte aligned.
+    public let sumsOffset: Int
+    /// `count` f32 squared norms (euclidean_squared only; nil for cosine).
+    public let squaredNormsOffset: Int?
+    /// Total bytes of the block (without the padding to the next block).
+    public let length: Int
+
+    public init(count: Int, dimension: Int, hasSquaredNorms: Bool) {
+        self.count = count
+        sumsOffset = (count * dimension + 3) / 4 * 4
+        squaredNormsOffset = hasSquaredNorms ? sumsOffset + 4 * count : nil
+        length = sumsOffset + 4 * count * (hasSquaredNorms ? 2 : 1)
+    }
+}
+
 /// One directory entry: the list block's absolute offset inside the index bytes, its row
-/// count and the xxh3-64 of its `layout.length` bytes.
+/// count and the xxh3-64 of its `layout.length` bytes; from version 3 also where its codes
+/// block starts and the xxh3-64 of that block's `length` bytes.
 public struct IVFListEntry: Sendable, Equatable {
     public let offset: Int
     public let count: Int
     public let checksum: UInt64
+    /// Version 3: the codes block (offset, checksum); nil for versions 1 and 2.
+    public let codes: (offset: Int, checksum: UInt64)?
+
+    public static func == (a: IVFListEntry, b: IVFListEntry) -> Bool {
+        a.offset == b.offset && a.count == b.count && a.checksum == b.checksum
+            && a.codes?.offset == b.codes?.offset && a.codes?.checksum == b.codes?.checksum
+    }
 }
 
 /// The decoded head: everything but the posting lists.
@@ -114,6 +146,19 @@ public struct IVFHead: Sendable {
     /// Byte range of one list block inside the index bytes (one ranged read).
     public func byteRange(ofList list: Int) -> Range<Int> {
         lists[list].offset..<(lists[list].offset + layout(ofList: list).length)
+    }
+
+    /// Whether the index stores its lists' 8-bit codes (format version 3).
+    public var storesCodes: Bool { lists.first?.codes != nil }
+
+    public func codeLayout(ofList list: Int) -> IVFCodeBlockLayout {
+        IVFCodeBlockLayout(count: lists[list].count, dimension: dimension, hasSquaredNorms: metric == .euclideanSquared)
+    }
+
+    /// Byte range of one list's codes block (version 3; precondition: `storesCodes`).
+    public func codeByteRange(ofList list: Int) -> Range<Int> {
+        let offset = lists[list].codes!.offset
+        return offset..<(offset + codeLayout(ofList: list).length)
     }
 
     /// The header tells how long the head is: a ranged reader reads this many bytes first.
@@ -168,23 +213,39 @@ public struct IVFHead: Sendable {
         let listsStart = IVFFormat.aligned(expectedHead)
         guard listsLength <= UInt64(Int.max - listsStart) else { throw r.corrupt("lists length \(listsLength)") }
         let totalLength = listsStart + Int(listsLength)
-        var entries: [IVFListEntry] = []
-        entries.reserveCapacity(listCount)
-        var expectedOffset = listsStart
-        var total = 0
-        for i in 0..<listCount {
+        var raw: [(offset: UInt64, count: Int, checksum: UInt64, codesChecksum: UInt64?)] = []
+        raw.reserveCapacity(listCount)
+        for _ in 0..<listCount {
             let offset = try r.u64()
             let count = Int(try r.u32())
             _ = try r.u32()
             let checksum = try r.u64()
-            guard offset == UInt64(expectedOffset) else { throw r.corrupt("list \(i) at \(offset), expected \(expectedOffset)") }
-            let layout = IVFListLayout(count: count, dimension: dimension, hasNorms: metric == .cosineDistance)
+            raw.append((offset, count, checksum, version >= 3 ? try r.u64() : nil))
+        }
+        // Lists back to back from the end of the head, then (version 3) the codes blocks.
+        var entries: [IVFListEntry] = []
+        entries.reserveCapacity(listCount)
+        var expectedOffset = listsStart
+        var total = 0
+        for (i, e) in raw.enumerated() {
+            guard e.offset == UInt64(expectedOffset) else { throw r.corrupt("list \(i) at \(e.offset), expected \(expectedOffset)") }
+            guard e.count <= Int(vectorCount) else { throw r.corrupt("list \(i) holds \(e.count) of \(vectorCount) vectors") }
+            let layout = IVFListLayout(count: e.count, dimension: dimension, hasNorms: metric == .cosineDistance)
             expectedOffset = IVFFormat.aligned(expectedOffset + layout.length)
             guard expectedOffset <= totalLength else { throw r.corrupt("list \(i) ends past the lists region") }
-            total += count
-            entries.append(IVFListEntry(offset: Int(offset), count: count, checksum: checksum))
+            total += e.count
         }
         guard total == Int(vectorCount) else { throw r.corrupt("lists hold \(total) vectors, header says \(vectorCount)") }
+        for (i, e) in raw.enumerated() {
+            var codes: (offset: Int, checksum: UInt64)? = nil
+            if let codesChecksum = e.codesChecksum {
+                codes = (expectedOffset, codesChecksum)
+                let layout = IVFCodeBlockLayout(count: e.count, dimension: dimension, hasSquaredNorms: metric == .euclideanSquared)
+                expectedOffset = IVFFormat.aligned(expectedOffset + layout.length)
+                guard expectedOffset <= totalLength else { throw r.corrupt("codes of list \(i) end past the index") }
+            }
+            entries.append(IVFListEntry(offset: Int(e.offset), count: e.count, checksum: e.checksum, codes: codes))
+        }
         guard expectedOffset == totalLength else { throw r.corrupt("lists end at \(expectedOffset), header says \(totalLength)") }
         return IVFHead(metric: metric, dimension: dimension, vectorCount: Int(vectorCount), ordinalBound: Int(ordinalBound),
                        centroids: centroids, recallCurve: IVFRecallCurve(recall: curve), quantizerRanges: ranges, lists: entries,
@@ -205,6 +266,17 @@ public struct IVFHead: Sendable {
             throw FormatError(.tooNew, object: object, "unknown vector encoding \(encoding)")
         }
         return version
+    }
+
+    /// Checks one list's codes block (version 3) against its directory checksum.
+    public func verifyCodes(list: Int, block: UnsafeRawBufferPointer, object: String) throws {
+        let length = codeLayout(ofList: list).length
+        guard block.count == length else {
+            throw FormatError(.corrupt, object: object, "codes of list \(list): \(block.count) bytes, expected \(length)")
+        }
+        guard ContentHash.xxh3(block) == lists[list].codes?.checksum else {
+            throw FormatError(.corrupt, object: object, "codes of list \(list): checksum mismatch")
+        }
     }
 
     /// Checks one list block's checksum and that its ordinals are ascending and below
@@ -235,6 +307,10 @@ enum IVFEncoder {
         var ordinals: [Int32]
         var norms: [Float]
         var vectors: [Float]
+        /// The rows' 8-bit codes, code sums and (euclidean_squared) squared norms.
+        var codes: [UInt8] = []
+        var codeSums: [Int32] = []
+        var squaredNorms: [Float] = []
     }
 
     static func encode(metric: DistanceMetric, dimension: Int, ordinalBound: Int, centroids: [Float],
@@ -249,6 +325,11 @@ enum IVFEncoder {
         for list in lists {
             offsets.append(cursor)
             cursor = IVFFormat.aligned(cursor + IVFListLayout(count: list.ordinals.count, dimension: dimension, hasNorms: cosine).length)
+        }
+        var codeOffsets: [Int] = []
+        for list in lists {
+            codeOffsets.append(cursor)
+            cursor = IVFFormat.aligned(cursor + IVFCodeBlockLayout(count: list.ordinals.count, dimension: dimension, hasSquaredNorms: !cosine).length)
         }
         let total = cursor
         // Written in place into the returned Data: a [UInt8] copied into Data would hold the
@@ -265,8 +346,9 @@ enum IVFEncoder {
                     #endif
                 }
             }
-            // Lists first: the directory needs their checksums.
+            // Lists and codes first: the directory needs their checksums.
             var checksums: [UInt64] = []
+            var codeChecksums: [UInt64] = []
             for (i, list) in lists.enumerated() {
                 let layout = IVFListLayout(count: list.ordinals.count, dimension: dimension, hasNorms: cosine)
                 let base = offsets[i]
@@ -274,6 +356,15 @@ enum IVFEncoder {
                 if let n = layout.normsOffset { putFloats(list.norms, base + n) }
                 putFloats(list.vectors, base + layout.vectorsOffset)
                 checksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[base..<(base + layout.length)])))
+
+                let codes = IVFCodeBlockLayout(count: list.ordinals.count, dimension: dimension, hasSquaredNorms: !cosine)
+                let at = codeOffsets[i]
+                precondition(list.codes.count == list.ordinals.count * dimension && list.codeSums.count == list.ordinals.count,
+                             "IVFEncoder: list \(i) lacks its codes")
+                list.codes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + $0.count)]).copyMemory(from: $0) }
+                for (j, sum) in list.codeSums.enumerated() { put(sum, at + codes.sumsOffset + 4 * j) }
+                if let n = codes.squaredNormsOffset { putFloats(list.squaredNorms, at + n) }
+                codeChecksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[at..<(at + codes.length)])))
             }
             // Header.
             IVFFormat.magic.withUnsafeBytes { out.copyMemory(from: $0) }
@@ -302,7 +393,8 @@ enum IVFEncoder {
                 put(UInt32(lists[i].ordinals.count), at + 8)
                 put(UInt32(0), at + 12)
                 put(checksums[i], at + 16)
-                at += IVFFormat.directoryEntrySize
+                put(codeChecksums[i], at + 24)
+                at += IVFFormat.directoryEntrySize(version: IVFFormat.version)
             }
             put(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[0..<at])), at)
         }

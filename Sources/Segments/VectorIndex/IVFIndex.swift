@@ -108,17 +108,20 @@ public final class IVFIndex: Sendable {
             if verifyLists {
                 for list in 0..<head.listCount {
                     try head.verify(list: list, block: UnsafeRawBufferPointer(rebasing: raw[head.byteRange(ofList: list)]), object: object)
+                    if head.storesCodes {
+                        try head.verifyCodes(list: list, block: UnsafeRawBufferPointer(rebasing: raw[head.codeByteRange(ofList: list)]), object: object)
+                    }
                 }
             }
             return head
         }
-        try self.init(head: head, storage: .resident(data), object: object)
+        try self.init(head: head, storage: .resident(data), object: object, checked: verifyLists)
     }
 
     /// Opens an index whose bytes a local file holds (Specs/format/ivf.md §2, ranged reads):
-    /// reads and checks the head, reads each list's ordinals and norms, and samples rows for
-    /// the 8-bit copy's ranges; vectors are read when searches need them, each whole list
-    /// checked against its checksum when read.
+    /// reads and checks the head, reads each list's ordinals and norms (and, for a version 1
+    /// index, samples rows for the 8-bit copy's ranges); codes and vectors are read when
+    /// searches need them, each list's block checked against its checksum when first read.
     public convenience init(reading reader: LocalRangeReader, object: String = "ivf") throws {
         guard reader.length >= IVFHead.headerSize else {
             throw FormatError(.corrupt, object: object, "\(reader.length) bytes is shorter than an IVF header")
@@ -133,14 +136,15 @@ public final class IVFIndex: Sendable {
             guard reader.length == head.totalLength else {
                 throw FormatError(.corrupt, object: object, "\(reader.length) bytes, the head describes \(head.totalLength)")
             }
-            try self.init(head: head, storage: .file(reader, checked: IVFCheckedLists(listCount: head.listCount)), object: object)
+            try self.init(head: head, storage: .file(reader, checked: IVFCheckedLists(listCount: head.listCount)), object: object, checked: false)
         } catch let error as FormatError {
             reader.reportDamage()  // a cache drops its copy
             throw error
         }
     }
 
-    private init(head: IVFHead, storage: IVFListBytes, object: String) throws {
+    /// `checked`: every list and codes block passed its checksum already.
+    private init(head: IVFHead, storage: IVFListBytes, object: String, checked: Bool) throws {
         self.head = head
         self.storage = storage
         self.object = object
@@ -150,7 +154,7 @@ public final class IVFIndex: Sendable {
         rows = try IVFListRows(head: head, object: object) { list, prefix in try sampled.readPrefix(head, list: list, into: prefix) }
         centroidNorms = KMeans.squaredNorms(head.centroids, dimension: head.dimension)
         largestList = head.lists.map(\.count).max() ?? 0
-        quantized = try IVFQuantizedLists(head: head, rows: rows) { [rows] row, buffer, body in
+        quantized = try IVFQuantizedLists(head: head, rows: rows, storage: storage, checked: checked) { [rows] row, buffer, body in
             let list = rows.list(containing: row)
             try sampled.withVector(head, list: list, position: row - rows.listStart[list], buffer, object: object, unchecked: true, body)
         }
@@ -165,7 +169,8 @@ public final class IVFIndex: Sendable {
     /// The 8-bit quantiser's ranges: from the head (format version 2), else sampled on open.
     public var quantizerRanges: IVFQuantizerRanges { quantized.ranges }
 
-    /// Memory held by the derived quantised copy (beside `bytes`): about a quarter of the vectors.
+    /// Memory held by the derived quantised copy (beside `bytes`): about a quarter of the
+    /// vectors for an index that does not store its codes, next to nothing for one that does.
     public var quantizedMemoryBytes: Int { quantized.memoryBytes }
 
     /// How many times more often real queries miss a true neighbour than the build-time

@@ -20,7 +20,7 @@ enum IVFListBytes: Sendable {
 final class IVFCheckedLists: Sendable {
     private let checked: Mutex<[Bool]>
 
-    init(listCount: Int) { checked = Mutex([Bool](repeating: false, count: listCount)) }
+    init(listCount: Int, allChecked: Bool = false) { checked = Mutex([Bool](repeating: allChecked, count: listCount)) }
 
     /// Runs `check` unless the list passed it before.
     func ensure(_ list: Int, _ check: () throws -> Void) throws {

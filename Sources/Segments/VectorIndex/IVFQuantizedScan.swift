@@ -41,8 +41,8 @@ extension IVFIndex {
 
         mutating func scan(list: Int) throws {
             listsProbed += 1
-            let start = lists.listStart[list]
-            let count = lists.listStart[list + 1] - start
+            let start = exact.index.rows.listStart[list]
+            let count = exact.index.rows.listStart[list + 1] - start
             guard count > 0 else { return }
             var matched = count
             if let filter {
@@ -52,31 +52,32 @@ extension IVFIndex {
                 guard matched > 0 else { return }
                 for i in 0..<matched { rows[i] = positions[i] + Int32(start) }
             }
-            // Encoded only once some row passes the filter: a file-backed list is read then.
-            try lists.ensureEncoded(list: list, of: exact.index, exact.buffer)
+            // Codes are read (a stored block checked, a derived one encoded) only once some row
+            // passes the filter: a file-backed list is read then.
             vectorsScanned += matched
             let d = lists.quantizer.dimension
             let filtered = matched < count || filter != nil
-            let codes = UnsafeBufferPointer(lists.codes), codeSums = UnsafeBufferPointer(lists.codeSums)
-            sums.withUnsafeMutableBufferPointer { out in
-                if filtered {
-                    rows.withUnsafeBufferPointer { r in
-                        ByteDotScorer.dotAll(query: query.prepared, codes: codes, codeSums: codeSums, dimension: d,
-                                             rows: UnsafeBufferPointer(rebasing: r[0..<matched]), into: out)
+            try lists.withCodeBlock(list, of: exact.index, exact.buffer) { block in
+                sums.withUnsafeMutableBufferPointer { out in
+                    if filtered {
+                        positions.withUnsafeBufferPointer { p in
+                            ByteDotScorer.dotAll(query: query.prepared, codes: block.codes, codeSums: block.sums, dimension: d,
+                                                 rows: UnsafeBufferPointer(rebasing: p[0..<matched]), into: out)
+                        }
+                    } else {
+                        ByteDotScorer.dotAll(query: query.prepared, codes: block.codes, codeSums: block.sums, dimension: d,
+                                             rows: 0..<count, into: out)
                     }
-                } else {
-                    ByteDotScorer.dotAll(query: query.prepared, codes: codes, codeSums: codeSums, dimension: d,
-                                         rows: start..<(start + count), into: out)
                 }
-            }
-            // Estimated distances, smaller is nearer: −q·v̂ for cosine (its scale is irrelevant
-            // to the ranking), ‖v‖² − 2·q·v for Euclidean.
-            if cosine {
-                for i in 0..<matched { scores[i] = -Float(sums[i]) }
-            } else {
-                for i in 0..<matched {
-                    let row = filtered ? Int(rows[i]) : start + i
-                    scores[i] = lists.squaredNorms[row] - 2 * query.dot(sums[i])
+                // Estimated distances, smaller is nearer: −q·v̂ for cosine (its scale is irrelevant
+                // to the ranking), ‖v‖² − 2·q·v for Euclidean.
+                if cosine {
+                    for i in 0..<matched { scores[i] = -Float(sums[i]) }
+                } else {
+                    for i in 0..<matched {
+                        let position = filtered ? Int(positions[i]) : i
+                        scores[i] = block.squaredNorms[position] - 2 * query.dot(sums[i])
+                    }
                 }
             }
             scores.withUnsafeBufferPointer { s in
