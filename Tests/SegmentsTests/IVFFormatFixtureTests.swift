@@ -59,6 +59,7 @@ struct IVFFormatFixtureTests {
         #expect(resident.dimension == 8 && resident.head.vectorCount == 1_200)
         try Self.checkAgainstOracle(resident)
         try await Self.withFileIndex(bytes) { file in
+            #expect(file.readsStoredCodes == (version >= 3))
             try Self.checkAgainstOracle(file)
             for q in Self.fixture.queries(10, seed: 8) {
                 #expect(try file.search(q, k: 10, probes: 2).neighbors == resident.search(q, k: 10, probes: 2).neighbors)
@@ -78,7 +79,8 @@ struct IVFFormatFixtureTests {
         #expect(v3.head.storesCodes)
         #expect(v1.quantizerRanges == v2.quantizerRanges && v2.quantizerRanges == v3.quantizerRanges)
         #expect(try #require(Self.fixture.build(.cosineDistance)).quantizerRanges == v1.quantizerRanges)
-        #expect(v3.quantizedMemoryBytes < v1.quantizedMemoryBytes, "version 3 reads its codes in place")
+        #expect(v3.quantizedMemoryBytes < v1.quantizedMemoryBytes, "held in memory, version 3 reads its codes in place")
+        #expect(v3.readsStoredCodes && !v2.readsStoredCodes && !v1.readsStoredCodes)
         for q in Self.fixture.queries(30, seed: 9) {
             for probes in [1, 2] {
                 let expected = try v1.search(q, k: 10, probes: probes)

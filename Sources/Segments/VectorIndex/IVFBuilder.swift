@@ -99,7 +99,7 @@ extension IVFIndex {
         // Lists: rows in ascending ordinal order, raw vectors.
         var members = [[Int]](repeating: [], count: listCount)
         for i in 0..<n { members[Int(labels[i])].append(i) }
-        var lists: [IVFEncoder.List] = members.map { rows in
+        let lists: [IVFEncoder.List] = members.map { rows in
             let rows = rows.sorted { ordinals[$0] < ordinals[$1] }
             var list = IVFEncoder.List(ordinals: rows.map { ordinals[$0] }, norms: [], vectors: [])
             if cosine { list.norms = rows.map { inverseNorms[$0] } }
@@ -122,29 +122,6 @@ extension IVFIndex {
             }
         }
         let ranges = IVFQuantizerRanges(low: low, high: high)
-        // The lists' 8-bit codes (stored: no reader encodes them).
-        let quantizer = ScalarQuantizer(low: low, high: high)
-        for l in lists.indices {
-            let count = lists[l].ordinals.count
-            var codes = [UInt8](repeating: 0, count: count * dimension)
-            var sums = [Int32](repeating: 0, count: count)
-            var squaredNorms = [Float](repeating: 0, count: cosine ? 0 : count)
-            let norms = lists[l].norms
-            lists[l].vectors.withUnsafeBufferPointer { v in
-                codes.withUnsafeMutableBufferPointer { c in
-                    sums.withUnsafeMutableBufferPointer { s in
-                        squaredNorms.withUnsafeMutableBufferPointer { n in
-                            guard let base = v.baseAddress else { return }
-                            IVFQuantizedLists.encode(base, count: count, quantizer: quantizer, scale: { cosine ? norms[$0] : 1 },
-                                                     codes: c, sums: s, squaredNorms: n)
-                        }
-                    }
-                }
-            }
-            lists[l].codes = codes
-            lists[l].codeSums = sums
-            lists[l].squaredNorms = squaredNorms
-        }
         let bytes = IVFEncoder.encode(metric: metric, dimension: dimension, ordinalBound: ordinalBound,
                                       centroids: centroids, curve: curve, ranges: ranges, lists: lists)
         do {

@@ -1,4 +1,5 @@
 public import Foundation
+import Kernels
 public import Log
 import Store
 
@@ -307,16 +308,13 @@ enum IVFEncoder {
         var ordinals: [Int32]
         var norms: [Float]
         var vectors: [Float]
-        /// The rows' 8-bit codes, code sums and (euclidean_squared) squared norms.
-        var codes: [UInt8] = []
-        var codeSums: [Int32] = []
-        var squaredNorms: [Float] = []
     }
 
     static func encode(metric: DistanceMetric, dimension: Int, ordinalBound: Int, centroids: [Float],
                        curve: [Float], ranges: IVFQuantizerRanges, lists: [List]) -> Data {
         let listCount = lists.count
         let cosine = metric == .cosineDistance
+        let quantizer = ScalarQuantizer(low: ranges.low, high: ranges.high)
         let headLength = IVFFormat.headLength(version: IVFFormat.version, dimension: dimension, listCount: listCount,
                                               curvePoints: curve.count)
         var offsets: [Int] = []
@@ -357,13 +355,20 @@ enum IVFEncoder {
                 putFloats(list.vectors, base + layout.vectorsOffset)
                 checksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[base..<(base + layout.length)])))
 
-                let codes = IVFCodeBlockLayout(count: list.ordinals.count, dimension: dimension, hasSquaredNorms: !cosine)
+                // The list's codes, encoded straight into place (ranges of §1.4).
+                let n = list.ordinals.count
+                let codes = IVFCodeBlockLayout(count: n, dimension: dimension, hasSquaredNorms: !cosine)
                 let at = codeOffsets[i]
-                precondition(list.codes.count == list.ordinals.count * dimension && list.codeSums.count == list.ordinals.count,
-                             "IVFEncoder: list \(i) lacks its codes")
-                list.codes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + $0.count)]).copyMemory(from: $0) }
-                for (j, sum) in list.codeSums.enumerated() { put(sum, at + codes.sumsOffset + 4 * j) }
-                if let n = codes.squaredNormsOffset { putFloats(list.squaredNorms, at + n) }
+                if n > 0, let block = UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + codes.length)]).baseAddress {
+                    list.vectors.withUnsafeBufferPointer { v in
+                        IVFQuantizedLists.encode(
+                            v.baseAddress!, count: n, quantizer: quantizer, scale: { cosine ? list.norms[$0] : 1 },
+                            codes: UnsafeMutableBufferPointer(start: block.assumingMemoryBound(to: UInt8.self), count: n * dimension),
+                            sums: UnsafeMutableBufferPointer(start: (block + codes.sumsOffset).assumingMemoryBound(to: Int32.self), count: n),
+                            squaredNorms: UnsafeMutableBufferPointer(start: codes.squaredNormsOffset.map { (block + $0).assumingMemoryBound(to: Float.self) },
+                                                                     count: codes.squaredNormsOffset == nil ? 0 : n))
+                    }
+                }
                 codeChecksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[at..<(at + codes.length)])))
             }
             // Header.

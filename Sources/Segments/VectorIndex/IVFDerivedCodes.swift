@@ -1,10 +1,10 @@
-import Kernels
 import Log
 import Synchronization
 
-/// The 8-bit copy of an index that does not store its codes (format versions 1 and 2, or a
-/// file that could not be mapped), derived in memory: each list is encoded the first time a
-/// search probes it, so loading an index costs no pass over its vectors.
+/// The 8-bit copy of an index's lists held in memory, each list filled the first time a search
+/// probes it — encoded from its vectors (format versions 1 and 2) or copied from its stored
+/// codes block (version 3 read from a file) — so loading an index reads no codes or vectors,
+/// and memory holds only the lists searches probe.
 final class IVFDerivedCodes: @unchecked Sendable {
     /// Every list's codes back to back in list order, `dimension` bytes per row (a list's
     /// bytes are written once, under `encoded`'s lock, before its flag is set).
@@ -38,21 +38,17 @@ final class IVFDerivedCodes: @unchecked Sendable {
         squaredNorms.deallocate()
     }
 
-    /// Encodes the list unless done already (reading its block through `index`).
-    func ensureEncoded(list: Int, quantizer: ScalarQuantizer, of index: IVFIndex, _ buffer: IVFReadBuffer) throws {
+    /// Fills the list's codes, sums and norms unless done already: `fill(list, codes, sums,
+    /// squaredNorms)` writes them (encoding the list's vectors, or copying a stored block).
+    func ensureFilled(list: Int, _ fill: (Int, UnsafeMutableBufferPointer<UInt8>, UnsafeMutableBufferPointer<Int32>,
+                                          UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
         guard encodedLists.load(ordering: .acquiring) < rows.listStart.count - 1 else { return }
         try encoded.withLock { done in
             guard !done[list] else { return }
             let first = rows.listStart[list], end = rows.listStart[list + 1]
-            let vectorsOffset = index.head.layout(ofList: list).vectorsOffset
-            try index.withBlock(list, buffer) { block in
-                IVFQuantizedLists.encode((block.baseAddress! + vectorsOffset).assumingMemoryBound(to: Float.self),
-                                         count: end - first, quantizer: quantizer, scale: { rows.scale(ofRow: first + $0) },
-                                         codes: UnsafeMutableBufferPointer(rebasing: codes[(first * dimension)..<(end * dimension)]),
-                                         sums: UnsafeMutableBufferPointer(rebasing: codeSums[first..<end]),
-                                         squaredNorms: squaredNorms.isEmpty ? squaredNorms
-                                             : UnsafeMutableBufferPointer(rebasing: squaredNorms[first..<end]))
-            }
+            try fill(list, UnsafeMutableBufferPointer(rebasing: codes[(first * dimension)..<(end * dimension)]),
+                     UnsafeMutableBufferPointer(rebasing: codeSums[first..<end]),
+                     squaredNorms.isEmpty ? squaredNorms : UnsafeMutableBufferPointer(rebasing: squaredNorms[first..<end]))
             done[list] = true
             encodedLists.wrappingAdd(1, ordering: .releasing)
         }

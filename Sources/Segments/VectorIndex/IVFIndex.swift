@@ -173,6 +173,10 @@ public final class IVFIndex: Sendable {
     /// vectors for an index that does not store its codes, next to nothing for one that does.
     public var quantizedMemoryBytes: Int { quantized.memoryBytes }
 
+    /// Whether the 8-bit first pass reads the index's stored codes (format version 3) rather
+    /// than encoding its vectors.
+    public var readsStoredCodes: Bool { quantized.readsStoredCodes }
+
     /// How many times more often real queries miss a true neighbour than the build-time
     /// estimate says. The estimate queries with the segment's own rows, which sit closer to
     /// their neighbours than typical queries: on WordNet-117k (sentence queries against

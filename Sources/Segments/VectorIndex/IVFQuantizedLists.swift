@@ -20,10 +20,13 @@ struct IVFCodeBlock {
 /// Values outside the quantiser's ranges are clamped; the exact re-ranking keeps the returned
 /// distances exact regardless.
 ///
-/// A version 3 index stores the codes (read in place, from memory or a mapping of its file,
-/// each list's block checked against its checksum before its first use: a first query after a
-/// restart reads only the probed lists' codes). Older indexes, and a file that cannot be
-/// mapped, get a derived copy in memory, each list encoded the first time a search probes it.
+/// A version 3 index stores the codes: held in memory, they are read in place; from a file, a
+/// probed list's codes block is read (a quarter of its vectors' bytes), checked against its
+/// checksum and copied into an in-memory copy the first time a search probes the list — a
+/// first query after a restart encodes nothing. (Not mapped: the kernel maps neighbouring
+/// cached pages on every fault, so a mapping soon holds every list's codes in the process,
+/// 45 MB of RSS more on WordNet-117k.) Older
+/// indexes get the in-memory copy by encoding each list's vectors on first probe.
 final class IVFQuantizedLists: Sendable {
     /// Rows the quantiser's ranges are taken from (all of them when the index has fewer).
     static let rangeSampleRows = 16_384
@@ -34,10 +37,12 @@ final class IVFQuantizedLists: Sendable {
     private let source: Source
 
     private enum Source: Sendable {
-        /// Version 3: the index's bytes (held, or a read-only mapping of its file) with which
-        /// lists' codes blocks passed their checksum; `reader` hears of damage.
-        case stored(Data, checked: IVFCheckedLists, reader: LocalRangeReader?)
-        case derived(IVFDerivedCodes)
+        /// Version 3 in memory: the index's bytes, with which lists' codes blocks passed their checksum.
+        case stored(Data, checked: IVFCheckedLists)
+        /// Version 3 from a file: probed lists' codes blocks read, checked and copied.
+        case copied(IVFDerivedCodes, reader: LocalRangeReader)
+        /// Versions 1 and 2: probed lists encoded from their vectors.
+        case encoded(IVFDerivedCodes)
     }
 
     /// `storage` is where the index's bytes are; `vector(row, buffer, body)` calls `body` with
@@ -59,54 +64,72 @@ final class IVFQuantizedLists: Sendable {
         quantizer = ScalarQuantizer(low: ranges.low, high: ranges.high)
         switch (head.storesCodes, storage) {
         case (true, .resident(let bytes)):
-            source = .stored(bytes, checked: IVFCheckedLists(listCount: head.listCount, allChecked: checked), reader: nil)
+            source = .stored(bytes, checked: IVFCheckedLists(listCount: head.listCount, allChecked: checked))
         case (true, .file(let reader, _)):
-            if let mapping = try? reader.mapped(), mapping.count == reader.length,
-               mapping.withUnsafeBytes({ Int(bitPattern: $0.baseAddress) % 4 == 0 }) {
-                source = .stored(mapping, checked: IVFCheckedLists(listCount: head.listCount), reader: reader)
-            } else {
-                source = .derived(IVFDerivedCodes(head: head, rows: rows))
-            }
+            source = .copied(IVFDerivedCodes(head: head, rows: rows), reader: reader)
         case (false, _):
-            source = .derived(IVFDerivedCodes(head: head, rows: rows))
+            source = .encoded(IVFDerivedCodes(head: head, rows: rows))
         }
     }
 
-    /// Calls `body` with list `list`'s codes: stored ones checked before their first use,
-    /// derived ones encoded (reading the list through `index`) before their first use.
-    /// Throws `FormatError` (`corrupt`) when the list's codes or vectors fail their checksum.
+    /// Calls `body` with list `list`'s codes, checked (a stored block) or filled (a copied or
+    /// encoded one) before their first use. Throws `FormatError` (`corrupt`) when the list's
+    /// codes or vectors fail their checksum.
     func withCodeBlock<R>(_ list: Int, of index: IVFIndex, _ buffer: IVFReadBuffer, _ body: (IVFCodeBlock) throws -> R) throws -> R {
+        let head = index.head
         switch source {
-        case .derived(let derived):
-            try derived.ensureEncoded(list: list, quantizer: quantizer, of: index, buffer)
-            return try body(derived.block(list))
-        case .stored(let bytes, let checked, let reader):
-            let head = index.head
-            let layout = head.codeLayout(ofList: list)
-            let range = head.codeByteRange(ofList: list)
+        case .encoded(let copy):
+            try copy.ensureFilled(list: list) { list, codes, sums, squaredNorms in
+                let first = index.rows.listStart[list]
+                let vectorsOffset = head.layout(ofList: list).vectorsOffset
+                try index.withBlock(list, buffer) { block in
+                    Self.encode((block.baseAddress! + vectorsOffset).assumingMemoryBound(to: Float.self), count: sums.count,
+                                quantizer: quantizer, scale: { index.rows.scale(ofRow: first + $0) },
+                                codes: codes, sums: sums, squaredNorms: squaredNorms)
+                }
+            }
+            return try body(copy.block(list))
+        case .copied(let copy, let reader):
+            try copy.ensureFilled(list: list) { list, codes, sums, squaredNorms in
+                let range = head.codeByteRange(ofList: list)
+                let block = buffer.space(range.count)
+                try reader.read(at: range.lowerBound, into: block)
+                do {
+                    try head.verifyCodes(list: list, block: UnsafeRawBufferPointer(block), object: index.object)
+                } catch {
+                    reader.reportDamage()  // a cache drops its copy
+                    throw error
+                }
+                Self.withStoredBlock(UnsafeRawBufferPointer(block), head.codeLayout(ofList: list), dimension: head.dimension) { stored in
+                    _ = codes.initialize(from: stored.codes)
+                    _ = sums.initialize(from: stored.sums)
+                    if !stored.squaredNorms.isEmpty { _ = squaredNorms.initialize(from: stored.squaredNorms) }
+                }
+            }
+            return try body(copy.block(list))
+        case .stored(let bytes, let checked):
             return try bytes.withUnsafeBytes { raw in
-                let block = UnsafeRawBufferPointer(rebasing: raw[range])
-                try checked.ensure(list) {
-                    do {
-                        try head.verifyCodes(list: list, block: block, object: index.object)
-                    } catch {
-                        reader?.reportDamage()  // a cache drops its copy
-                        throw error
-                    }
-                }
-                guard layout.count > 0, let base = block.baseAddress else {
-                    return try body(IVFCodeBlock(codes: .init(start: nil, count: 0), sums: .init(start: nil, count: 0),
-                                                 squaredNorms: .init(start: nil, count: 0)))
-                }
-                let norms = layout.squaredNormsOffset.map {
-                    UnsafeBufferPointer(start: (base + $0).assumingMemoryBound(to: Float.self), count: layout.count)
-                }
-                return try body(IVFCodeBlock(
-                    codes: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: layout.count * head.dimension),
-                    sums: UnsafeBufferPointer(start: (base + layout.sumsOffset).assumingMemoryBound(to: Int32.self), count: layout.count),
-                    squaredNorms: norms ?? UnsafeBufferPointer(start: nil, count: 0)))
+                let block = UnsafeRawBufferPointer(rebasing: raw[head.codeByteRange(ofList: list)])
+                try checked.ensure(list) { try head.verifyCodes(list: list, block: block, object: index.object) }
+                return try Self.withStoredBlock(block, head.codeLayout(ofList: list), dimension: head.dimension, body)
             }
         }
+    }
+
+    /// A stored codes block's fields (ivf.md §1.5) in place; empty buffers for an empty list.
+    private static func withStoredBlock<R>(_ block: UnsafeRawBufferPointer, _ layout: IVFCodeBlockLayout, dimension: Int,
+                                           _ body: (IVFCodeBlock) throws -> R) rethrows -> R {
+        guard layout.count > 0, let base = block.baseAddress else {
+            return try body(IVFCodeBlock(codes: .init(start: nil, count: 0), sums: .init(start: nil, count: 0),
+                                         squaredNorms: .init(start: nil, count: 0)))
+        }
+        let norms = layout.squaredNormsOffset.map {
+            UnsafeBufferPointer(start: (base + $0).assumingMemoryBound(to: Float.self), count: layout.count)
+        }
+        return try body(IVFCodeBlock(
+            codes: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: layout.count * dimension),
+            sums: UnsafeBufferPointer(start: (base + layout.sumsOffset).assumingMemoryBound(to: Int32.self), count: layout.count),
+            squaredNorms: norms ?? UnsafeBufferPointer(start: nil, count: 0)))
     }
 
     /// Encodes `count` rows (row-major f32 from `vectors`; row `i` times `scale(i)` is its
@@ -133,17 +156,17 @@ final class IVFQuantizedLists: Sendable {
         return (0..<sample).map { Swift.min(total - 1, $0 * stride) }
     }
 
-    /// Heap bytes this copy may hold once every list is encoded (none when the codes are stored).
+    /// Heap bytes this copy may hold once every list is filled (none when read in place).
     var memoryBytes: Int {
         switch source {
         case .stored: 8 * quantizer.dimension
-        case .derived(let derived): derived.memoryBytes + 8 * quantizer.dimension
+        case .copied(let copy, _), .encoded(let copy): copy.memoryBytes + 8 * quantizer.dimension
         }
     }
 
-    /// Whether the codes are read from the index's bytes rather than derived in memory.
-    var isStored: Bool {
-        if case .stored = source { return true }
-        return false
+    /// Whether the codes come from the index's stored blocks rather than from its vectors.
+    var readsStoredCodes: Bool {
+        if case .encoded = source { return false }
+        return true
     }
 }
