@@ -79,8 +79,18 @@ public final class LocalRangeReader: Sendable {
     /// per read. The mapping ends when the `Data` is released; the file is never truncated
     /// or rewritten, so it stays valid meanwhile.
     public func mapped() throws -> Data {
+        try mapped(at: 0, count: length)
+    }
+
+    /// `count` bytes from `offset` on, mapped (read-only): a large block read once (an index's
+    /// head) comes in by a few faults of page-cache pages instead of a copy into fresh,
+    /// zero-filled memory.
+    public func mapped(at offset: Int, count: Int) throws -> Data {
+        guard offset >= 0, count >= 0, count <= length - offset else {
+            throw StoreError(.io, key: key, "local mapping of \(count) bytes at \(offset) outside the range's \(length)")
+        }
         do {
-            return try file.map(offset: fileOffset, length: length)
+            return try file.map(offset: fileOffset + offset, length: count)
         } catch let error as SystemCallError {
             throw StoreError(FileSystemStore.code(for: error.errno), key: key, error.description)
         }
