@@ -3,10 +3,11 @@ public import Log
 
 /// One attribute column of a segment (part `column/{attribute}`), one value per row.
 ///
-/// Columns whose values are all strings (or null) are dictionary-encoded: the distinct
-/// strings sorted by bytes, and a u32 code per row (`nullCode` for null). Equality and
-/// `In` filters then compare codes, and range and prefix filters map to a code range.
-/// Any other column stores each row's value with the WAL value codec. A column that fewer
+/// Columns whose values are all strings (or null), with at most half of the rows holding
+/// distinct strings, are dictionary-encoded: the distinct strings sorted by bytes, and a u32
+/// code per row (`nullCode` for null); filters then test each distinct string once. Any
+/// other column (mostly distinct strings included) stores each row's value with the WAL
+/// value codec. A column that fewer
 /// than a quarter of the rows have a value in stores only those rows and their values
 /// (sparse), so an attribute one row has costs that row, not the whole segment.
 public enum SegmentColumn: Sendable {
@@ -45,25 +46,12 @@ public enum SegmentColumn: Sendable {
             for row in present { WALCodec.writeValue(values[row], &w) }
             return w.bytes
         }
-        let allStrings = values.allSatisfy { value in
-            switch value {
-            case .string, .null: return true
-            default: return false
-            }
-        }
-        if allStrings {
-            var distinct = Set<String>()
-            for case .string(let s) in values { distinct.insert(s) }
-            let sorted = distinct.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            var codeOf: [String: UInt32] = [:]
-            for (i, s) in sorted.enumerated() { codeOf[s] = UInt32(i) }
+        if let dictionary = StringDictionary(strings: values) {
             w.u8(dictionaryKind)
             w.u32(UInt32(values.count))
-            w.u32(UInt32(sorted.count))
-            for s in sorted { w.string(s) }
-            for value in values {
-                if case .string(let s) = value { w.u32(codeOf[s]!) } else { w.u32(nullCode) }
-            }
+            w.u32(UInt32(dictionary.sorted.count))
+            for s in dictionary.sorted { w.string(s) }
+            for code in dictionary.codes { w.u32(code) }
         } else {
             w.u8(valuesKind)
             w.u32(UInt32(values.count))
@@ -71,6 +59,51 @@ public enum SegmentColumn: Sendable {
         }
         return w.bytes
     }
+
+    /// The dictionary encoding of a column: its distinct strings sorted by bytes and a code
+    /// per row. Strings are distinct when their bytes differ (`ByteString`), never merged by
+    /// canonical equivalence (Specs/query/semantics.md §1).
+    struct StringDictionary {
+        var sorted: [String]
+        var codes: [UInt32]
+
+        /// Nil unless every value is a string or null and at most `maximumDistinctShare` of
+        /// the rows hold distinct strings: a column of mostly distinct strings (a text
+        /// attribute) gains nothing from a dictionary and pays for sorting and hashing it, so
+        /// it is stored as values. One hash per row: codes are given in first-seen order, then
+        /// renumbered in byte order.
+        init?(strings values: [AttributeValue]) {
+            let limit = Int(Double(values.count) * SegmentColumn.maximumDistinctShare)
+            var codeOf: [ByteString: UInt32] = [:]
+            var distinct: [String] = []
+            var firstSeen = [UInt32](repeating: SegmentColumn.nullCode, count: values.count)
+            for (row, value) in values.enumerated() {
+                switch value {
+                case .null: continue
+                case .string(let s):
+                    let key = ByteString(s)
+                    if let code = codeOf[key] {
+                        firstSeen[row] = code
+                    } else {
+                        guard distinct.count < limit else { return nil }
+                        firstSeen[row] = UInt32(distinct.count)
+                        codeOf[key] = UInt32(distinct.count)
+                        distinct.append(s)
+                    }
+                default: return nil
+                }
+            }
+            let order = distinct.indices.sorted { StringBytes.compare(distinct[$0], distinct[$1]) < 0 }
+            var rank = [UInt32](repeating: 0, count: distinct.count)
+            for (position, code) in order.enumerated() { rank[code] = UInt32(position) }
+            sorted = order.map { distinct[$0] }
+            codes = firstSeen.map { $0 == SegmentColumn.nullCode ? $0 : rank[Int($0)] }
+        }
+    }
+
+    /// The largest share of a segment's rows that may hold distinct strings in a
+    /// dictionary-encoded column; above it the column stores values (both decode alike).
+    static let maximumDistinctShare = 0.5
 
     public static func decode(_ data: Data, rowCount: Int, object: String) throws -> SegmentColumn {
         try data.withUnsafeBytes { raw in

@@ -185,7 +185,7 @@ public struct SegmentTextIndex: Sendable {
         var w = BinaryWriter()
         w.u32(UInt32(lengths.count))
         for length in lengths { w.u32(length) }
-        let sortedTerms = postings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let sortedTerms = postings.keys.sorted { StringBytes.compare($0, $1) < 0 }
         w.u32(UInt32(sortedTerms.count))
         var bytes: [UInt8] = []
         for term in sortedTerms {

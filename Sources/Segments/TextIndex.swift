@@ -18,7 +18,11 @@ public struct TextIndex: Sendable {
     }
 
     public let tokenizer: Tokenizer
-    public private(set) var postings: [String: Postings] = [:]
+    public private(set) var postings = TermPostings()
+    /// Each word seen (lowercased, before stemming) → the slot of its term: indexing a word
+    /// seen before is one hash lookup, not a stem lookup plus a postings lookup. Bounded by
+    /// the vocabulary of the rows this index holds.
+    private var slotOfWord: [String: Int32] = [:]
     /// Token count per row (0 for rows without text).
     public private(set) var lengths: ChunkedColumn<UInt32> = ChunkedColumn()
     /// Live rows with at least one token.
@@ -36,21 +40,32 @@ public struct TextIndex: Sendable {
     /// Indexes the value of row `row` (rows arrive in order, each exactly once).
     public mutating func add(row: Int32, value: AttributeValue) {
         precondition(Int(row) == lengths.count, "rows must be added in order")
-        let tokens = tokenizer.tokens(of: value)
-        lengths.append(UInt32(tokens.count))
-        guard !tokens.isEmpty else { return }
+        let words = tokenizer.words(of: value)
+        lengths.append(UInt32(words.count))
+        guard !words.isEmpty else { return }
         documentCount += 1
-        totalLength += tokens.count
-        for (term, tf) in Self.termCounts(tokens) {
-            postings[term, default: Postings()].append(row: row, termFrequency: tf)
+        totalLength += words.count
+        var slots: [Int32] = []
+        slots.reserveCapacity(words.count)
+        for word in words { slots.append(slot(ofWord: word)) }
+        for (slot, tf) in Self.termCounts(slots) {
+            postings.lists[Int(slot)].append(row: row, termFrequency: tf)
         }
     }
 
-    /// Distinct terms with their counts, in first-seen order. Documents are short, so a
+    /// The slot of the word's term, creating the term when new.
+    private mutating func slot(ofWord word: String) -> Int32 {
+        if let slot = slotOfWord[word] { return slot }
+        let slot = postings.slot(forInserting: tokenizer.term(ofWord: word))
+        slotOfWord[word] = slot
+        return slot
+    }
+
+    /// Distinct elements with their counts, in first-seen order. Documents are short, so a
     /// linear scan beats hashing every token into a dictionary.
-    static func termCounts(_ tokens: [String]) -> [(String, Int)] {
+    static func termCounts<T: Hashable>(_ tokens: [T]) -> [(T, Int)] {
         guard tokens.count > 32 else {
-            var counts: [(String, Int)] = []
+            var counts: [(T, Int)] = []
             counts.reserveCapacity(tokens.count)
             outer: for token in tokens {
                 for i in counts.indices where counts[i].0 == token {
@@ -61,8 +76,8 @@ public struct TextIndex: Sendable {
             }
             return counts
         }
-        var index: [String: Int] = [:]
-        var counts: [(String, Int)] = []
+        var index: [T: Int] = [:]
+        var counts: [(T, Int)] = []
         for token in tokens {
             if let i = index[token] {
                 counts[i].1 += 1
@@ -81,7 +96,7 @@ public struct TextIndex: Sendable {
         documentCount -= 1
         totalLength -= length
         for (term, _) in Self.termCounts(tokenizer.tokens(of: value)) {
-            postings[term]?.documentFrequency -= 1
+            postings.decrementDocumentFrequency(of: term)
         }
     }
 
@@ -107,7 +122,7 @@ public struct TextIndex: Sendable {
             suffix.rows = list.rows[lo...].map { $0 - base }
             suffix.termFrequencies = Array(list.termFrequencies[lo...])
             suffix.documentFrequency = list.documentFrequency - list.rows[..<lo].reduce(0) { alive[Int($1)] ? $0 + 1 : $0 }
-            kept.postings[term] = suffix
+            kept.postings.lists[Int(kept.postings.slot(forInserting: term))] = suffix
         }
         return kept
     }
@@ -146,5 +161,40 @@ public struct TextIndex: Sendable {
     public func queryTerms(_ text: String) -> [String] {
         var seen = Set<String>()
         return tokenizer.tokens(text).filter { seen.insert($0).inserted }
+    }
+}
+
+/// A text index's postings by term: each term has a slot, fixed while the index lives, so
+/// indexing addresses postings by slot and lookups by term.
+public struct TermPostings: Sendable, Sequence {
+    private var slotOfTerm: [String: Int32] = [:]
+    private var terms: [String] = []
+    fileprivate var lists: [TextIndex.Postings] = []
+
+    public var count: Int { terms.count }
+    /// Every term, in slot order.
+    public var keys: [String] { terms }
+
+    public subscript(term: String) -> TextIndex.Postings? {
+        slotOfTerm[term].map { lists[Int($0)] }
+    }
+
+    /// The term's slot, with empty postings when the term is new.
+    fileprivate mutating func slot(forInserting term: String) -> Int32 {
+        if let slot = slotOfTerm[term] { return slot }
+        let slot = Int32(terms.count)
+        slotOfTerm[term] = slot
+        terms.append(term)
+        lists.append(TextIndex.Postings())
+        return slot
+    }
+
+    fileprivate mutating func decrementDocumentFrequency(of term: String) {
+        guard let slot = slotOfTerm[term] else { return }
+        lists[Int(slot)].documentFrequency -= 1
+    }
+
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: TextIndex.Postings)> {
+        zip(terms, lists).lazy.map { (key: $0, value: $1) }.makeIterator()
     }
 }

@@ -20,6 +20,14 @@ public struct Tokenizer: Sendable {
     ]
 
     public func tokens(_ text: String) -> [String] {
+        var result = words(text)
+        if config.stemming { Self.stem(&result) }
+        return result
+    }
+
+    /// The text's words as `tokens` gives them before stemming: split, lowercased (unless
+    /// case-sensitive), stopwords dropped.
+    public func words(_ text: String) -> [String] {
         var result: [String] = []
         var word: [UInt8] = []
         var wordIsASCII = true
@@ -57,8 +65,12 @@ public struct Tokenizer: Sendable {
             }
         }
         flush()
-        if config.stemming { Self.stem(&result) }
         return result
+    }
+
+    /// The term of one word of `words`: its stem when stemming is on, else the word.
+    public func term(ofWord word: String) -> String {
+        config.stemming ? EnglishStemmer.stem(word) : word
     }
 
     /// Stems of recent words. Stemming is a pure function of the word and the costliest step
@@ -89,6 +101,15 @@ public struct Tokenizer: Sendable {
         switch value {
         case .string(let s): return tokens(s)
         case .array(let items): return items.flatMap { tokens(of: $0) }
+        default: return []
+        }
+    }
+
+    /// `words` of an attribute value, as `tokens(of:)` takes its strings.
+    public func words(of value: AttributeValue) -> [String] {
+        switch value {
+        case .string(let s): return words(s)
+        case .array(let items): return items.flatMap { words(of: $0) }
         default: return []
         }
     }

@@ -133,6 +133,44 @@ struct SegmentFormatTests {
         if case .sparse? = segment.column("common") { Issue.record("a column every row has stays dense") }
     }
 
+    @Test("a string column of few distinct values is a dictionary sorted by bytes; mostly distinct strings are stored as values")
+    func stringColumnEncodings() async throws {
+        let kinds = ["b", "a", "é", "B"]
+        let documents = (0..<40).map { i in
+            Document(id: .uint(UInt64(i)), attributes: ["kind": .string(kinds[i % 4]), "name": .string("name \(i)")])
+        }
+        let segment = try await Self.open(try SegmentBuilder.build(documents, config: NamespaceConfig(), minSeq: 1, maxSeq: 1))
+        guard case .dictionary(let values, _)? = segment.column("kind") else {
+            Issue.record("4 distinct strings in 40 rows must be dictionary-encoded")
+            return
+        }
+        #expect(values == ["B", "a", "b", "é"], "sorted by bytes, not by Swift's String order")
+        guard case .values? = segment.column("name") else {
+            Issue.record("40 distinct strings in 40 rows are stored as values")
+            return
+        }
+        for i in 0..<40 {
+            #expect(segment.column("kind")?[i] == .string(kinds[i % 4]) && segment.column("name")?[i] == .string("name \(i)"))
+        }
+    }
+
+    @Test("canonically equivalent spellings stay distinct values in a dictionary column")
+    func dictionaryKeepsSpellings() async throws {
+        let spellings = ["\u{E9}", "e\u{301}"]  // "é" precomposed and decomposed: equal as Swift Strings
+        let documents = (0..<10).map { i in Document(id: .uint(UInt64(i)), attributes: ["s": .string(spellings[i % 2])]) }
+        let segment = try await Self.open(try SegmentBuilder.build(documents, config: NamespaceConfig(), minSeq: 1, maxSeq: 1))
+        guard case .dictionary(let values, _)? = segment.column("s") else {
+            Issue.record("2 distinct strings in 10 rows must be dictionary-encoded")
+            return
+        }
+        #expect(values.count == 2)
+        for i in 0..<10 {
+            let value = try #require(segment.column("s")?[i])
+            guard case .string(let s) = value else { Issue.record("row \(i) lost its string"); continue }
+            #expect(Array(s.utf8) == Array(spellings[i % 2].utf8), "row \(i) keeps its own bytes")
+        }
+    }
+
     @Test func deletionVectorRoundTrip() throws {
         var bits = Bitset(count: 130)
         for row in [0, 64, 129] { bits.set(row) }
