@@ -107,7 +107,13 @@ actor NamespaceReplica {
             var hinted: Manifest? = nil
             let newest: UInt64
             if current == nil && atLeast == 0 {
-                hinted = try await manifests.latestFromHint(namespace)
+                // A restarted node opens the segments of the version it remembers while the
+                // store confirms that version is still the newest (usually it is): the open's
+                // local reads and decoding overlap the round trip instead of following it.
+                let remembered = await manifests.remembered(namespace)
+                async let preopened: Void = preopen(remembered?.manifest, prefetch)
+                hinted = try await manifests.latestFromHint(namespace, remembered: .some(remembered))
+                await preopened
                 newest = hinted?.version ?? 0
             } else {
                 newest = try await manifests.newestVersion(namespace, atLeast: atLeast)
@@ -143,6 +149,14 @@ actor NamespaceReplica {
         }
         throw StoreError(.unavailable, key: manifests.layout(namespace).manifestPrefix,
                          "namespace \(namespace) kept changing under a refresh (deleted and re-created repeatedly); retry")
+    }
+
+    /// Opens the segments `manifest` lists into this replica's open segments, as a build of it
+    /// would; the build that follows reuses those its manifest still lists. Failures are left
+    /// to that build, which meets them again (a damaged copy was dropped meanwhile).
+    private func preopen(_ manifest: Manifest?, _ prefetch: Prefetch?) async {
+        guard let manifest, !manifest.isDeleted, !manifest.segmentList.isEmpty else { return }
+        _ = try? await openSegmentViews(manifest.segmentList, current: true, prefetch: prefetch?(manifest.config))
     }
 
     /// Applies a commit this node just made, without re-reading anything.

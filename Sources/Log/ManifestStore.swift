@@ -67,20 +67,33 @@ public struct ManifestStore: Sendable {
         _ = try? await BlockingIO.run { memo.write(key, DiskCache.Entry(bytes: object.bytes, etag: object.etag)) }
     }
 
+    /// A manifest this node found to be the newest of a namespace and kept in `memo`, with
+    /// the ETag it had: not checked against the store (`latestFromHint` checks it).
+    public struct RememberedManifest: Sendable {
+        public let manifest: Manifest
+        let etag: String
+    }
+
+    /// The manifest remembered for the namespace, read from the local memo only (nil when
+    /// none, or unreadable): what a restarted node most likely reads next, so its segments
+    /// can be opened while the store confirms it (NamespaceReplica).
+    public func remembered(_ namespace: String) async -> RememberedManifest? {
+        guard let memo else { return nil }
+        let key = memoKey(namespace)
+        guard let entry = try? await BlockingIO.run({ memo.read(key) }),
+              let manifest = try? ManifestCodec.decode(entry.bytes, object: key), manifest.namespace == namespace else { return nil }
+        return RememberedManifest(manifest: manifest, etag: entry.etag)
+    }
+
     /// The remembered manifest when it is still the newest, checked in one round trip: the
     /// hint, a probe of the next version and a conditional GET of the remembered version go
     /// out together. The remembered version is the newest when the hint is not above it, the
     /// next version is absent and the version itself still exists (a changed object is read
     /// in that same GET). nil when nothing is remembered or anything differs: the caller
     /// then looks the usual way.
-    private func revalidateRemembered(_ namespace: String) async throws -> Manifest? {
-        guard let memo else { return nil }
-        let key = memoKey(namespace)
-        guard let entry = try? await BlockingIO.run({ memo.read(key) }) else { return nil }
+    private func revalidate(_ namespace: String, _ memo: RememberedManifest) async throws -> Manifest? {
         let l = layout(namespace)
-        guard let remembered = try? ManifestCodec.decode(entry.bytes, object: key), remembered.namespace == namespace else {
-            return nil
-        }
+        let (remembered, etag) = (memo.manifest, memo.etag)
         let version = remembered.version
         let issued = ContinuousClock.now
         async let hint = ReadTrace.$batchIssuedAt.withValue(issued) { try await readCurrentHint(l) }
@@ -88,7 +101,7 @@ public struct ManifestStore: Sendable {
         let changed: StoredObject?
         do {
             changed = try await ReadTrace.$batchIssuedAt.withValue(issued) {
-                try await store.get(l.manifestKey(version), ifNoneMatch: entry.etag)
+                try await store.get(l.manifestKey(version), ifNoneMatch: etag)
             }
         } catch let error as StoreError where error.code == .notFound {
             return nil
@@ -149,8 +162,11 @@ public struct ManifestStore: Sendable {
     /// The newest manifest (nil when the namespace does not exist) in two round trips when
     /// the CURRENT hint is right, for a node that knows no version yet: the hint, then the
     /// hinted manifest read together with a probe of the next version. Otherwise as `latest`.
-    public func latestFromHint(_ namespace: String) async throws -> Manifest? {
-        if let remembered = try await revalidateRemembered(namespace) { return remembered }
+    /// `remembered` is `remembered(namespace)` when the caller read it already.
+    public func latestFromHint(_ namespace: String, remembered: RememberedManifest?? = nil) async throws -> Manifest? {
+        let memo: RememberedManifest?
+        if let remembered { memo = remembered } else { memo = await self.remembered(namespace) }
+        if let memo, let manifest = try await revalidate(namespace, memo) { return manifest }
         let l = layout(namespace)
         if let hint = try await readCurrentHint(l), hint > 0 {
             let issued = ContinuousClock.now  // issued together (for `ReadTrace`'s round count)

@@ -4,6 +4,7 @@ import LagoonTestSupport
 import Log
 import Planner
 import Store
+import Synchronization
 import Testing
 
 /// What a query reads and from where (issue 9): a cold node opens a namespace's segments and
@@ -149,7 +150,32 @@ struct ColdReadTests {
         }
     }
 
-    @Test("a damaged IVF part in the disk cache fails one query, is dropped, and the next query fetches it again")
+    @Test("a restarted node opens the segments of the version it remembers while the manifest round is in flight")
+    func rememberedSegmentsOpenDuringTheManifestRound() async throws {
+        let bucket = try await Self.populatedBucket()
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            let (first, _) = try Self.node(bucket, cache: cache.url)
+            try await first.warm("ns")
+            let expected = try await first.query("ns", body: try Self.json(Self.bm25)).objectValue?["rows"]
+
+            // Manifest requests wait at a gate; segment parts come from the disk cache.
+            let gated = ManifestGate(wrapping: bucket)
+            let cached = CachedStore(wrapping: gated, memoryBytes: 1 << 24, disk: try DiskCache(directory: cache.url, capacityBytes: 1 << 30))
+            let restarted = Engine(store: cached)
+            let query = Task { try await restarted.query("ns", body: try Self.json(Self.bm25)).objectValue?["rows"] }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while (cached.counts.diskHits == 0 || gated.waiting == 0) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(gated.waiting > 0, "the manifest round is still in flight")
+            #expect(cached.counts.diskHits > 0, "segment parts were read meanwhile")
+            gated.open()
+            #expect(try await query.value == expected)
+            #expect(cached.counts.misses == 0, "no segment data from the bucket")
+        }
+    }
+
+    @Test("a damaged IVF part in the disk cache is dropped and fetched again: found while opening ahead of the manifest round, the query still answers; found by the query's own open, it fails that query only")
     func damagedCachedIndexIsRefetched() async throws {
         // One segment large enough for an IVF index.
         let bucket = MemoryStore()
@@ -162,27 +188,47 @@ struct ColdReadTests {
             let (first, _) = try Self.node(bucket, cache: cache.url)
             try await first.warm("ns")
             let expected = try await first.query("ns", body: try Self.json(Self.annWithoutAttributes)).objectValue?["rows"]
+            let disk = try DiskCache(directory: cache.url, capacityBytes: 1 << 30)
 
             // Flip a centroid byte in every cached IVF part (files starting with the IVF magic):
             // the size still matches the catalog, the head checksum does not.
-            let disk = try DiskCache(directory: cache.url, capacityBytes: 1 << 30)
-            var damaged: [String] = []
-            for key in disk.keys {
-                let url = URL(fileURLWithPath: disk.filePath(key))
-                var bytes = try Data(contentsOf: url)
-                guard bytes.starts(with: Array("LIVF".utf8)) else { continue }
-                bytes[70] ^= 0x40
-                try bytes.write(to: url)
-                damaged.append(key)
+            func damageIndexes() throws -> [String] {
+                var damaged: [String] = []
+                for key in disk.keys {
+                    let url = URL(fileURLWithPath: disk.filePath(key))
+                    var bytes = try Data(contentsOf: url)
+                    guard bytes.starts(with: Array("LIVF".utf8)) else { continue }
+                    bytes[70] ^= 0x40
+                    try bytes.write(to: url)
+                    damaged.append(key)
+                }
+                return damaged
             }
-            #expect(damaged.count == 1, "the segment's IVF part")
+            func cachedIndexMatchesBucket(_ key: String) async throws -> Bool {
+                let range = try #require(key.split(separator: "#").last?.split(separator: "+").compactMap { Int($0) })
+                let fresh = try await bucket.getRange(String(key.split(separator: "#")[0]), offset: range[0], length: range[1])
+                return disk.read(key)?.bytes == fresh
+            }
 
+            // The node remembers the version: it opens the segment while revalidating it, meets
+            // the damage there, drops the copy, and the query's own open fetches the part again.
+            let damaged = try damageIndexes()
+            #expect(damaged.count == 1, "the segment's IVF part")
             let (restarted, instrumented) = try Self.node(bucket, cache: cache.url)
-            await #expect(throws: FormatError.self) { try await restarted.query("ns", body: try Self.json(Self.annWithoutAttributes)) }
-            #expect(Set(disk.keys).isDisjoint(with: damaged), "the damaged copies are dropped")
-            let before = instrumented.counts.requests[.getRange] ?? 0
             #expect(try await restarted.query("ns", body: try Self.json(Self.annWithoutAttributes)).objectValue?["rows"] == expected)
-            #expect((instrumented.counts.requests[.getRange] ?? 0) > before, "the IVF parts came from the bucket again")
+            #expect((instrumented.counts.requests[.getRange] ?? 0) == 1, "the IVF part came from the bucket again")
+            #expect(try await cachedIndexMatchesBucket(damaged[0]), "the damaged copy was replaced")
+
+            // Nothing remembered: the query's open meets the damage and fails; the copy is dropped
+            // and the next query fetches the part again.
+            #expect(try damageIndexes() == damaged)
+            disk.remove("manifest-memo:ns/ns/manifest/")
+            let (forgetful, counted) = try Self.node(bucket, cache: cache.url)
+            await #expect(throws: FormatError.self) { try await forgetful.query("ns", body: try Self.json(Self.annWithoutAttributes)) }
+            #expect(Set(disk.keys).isDisjoint(with: damaged), "the damaged copies are dropped")
+            let before = counted.counts.requests[.getRange] ?? 0
+            #expect(try await forgetful.query("ns", body: try Self.json(Self.annWithoutAttributes)).objectValue?["rows"] == expected)
+            #expect((counted.counts.requests[.getRange] ?? 0) > before, "the IVF parts came from the bucket again")
         }
     }
 
@@ -308,4 +354,55 @@ extension ColdReadTests {
             }
         }
     }
+}
+
+/// Holds back every request for a manifest key (`…/manifest/…`) until `open()`; other
+/// requests pass straight through to the wrapped store.
+final class ManifestGate: ObjectStore {
+    let base: any ObjectStore
+    private let state = Mutex((opened: false, waiting: 0))
+
+    init(wrapping base: any ObjectStore) { self.base = base }
+
+    /// Manifest requests held at the gate now.
+    var waiting: Int { state.withLock { $0.waiting } }
+
+    func open() { state.withLock { $0.opened = true } }
+
+    private func pass(_ key: String) async throws {
+        guard key.contains("/manifest/") else { return }
+        state.withLock { $0.waiting += 1 }
+        defer { state.withLock { $0.waiting -= 1 } }
+        while !state.withLock({ $0.opened }) { try await Task.sleep(for: .milliseconds(1)) }
+    }
+
+    func get(_ key: String) async throws -> StoredObject {
+        try await pass(key)
+        return try await base.get(key)
+    }
+
+    func get(_ key: String, ifNoneMatch etag: String) async throws -> StoredObject? {
+        try await pass(key)
+        return try await base.get(key, ifNoneMatch: etag)
+    }
+
+    func getRange(_ key: String, offset: Int, length: Int) async throws -> Data {
+        try await pass(key)
+        return try await base.getRange(key, offset: offset, length: length)
+    }
+
+    func head(_ key: String) async throws -> ObjectInfo? {
+        try await pass(key)
+        return try await base.head(key)
+    }
+
+    func put(_ key: String, _ bytes: Data, condition: PutCondition) async throws -> String {
+        try await base.put(key, bytes, condition: condition)
+    }
+
+    func list(prefix: String, cursor: String?, limit: Int) async throws -> ListPage {
+        try await base.list(prefix: prefix, cursor: cursor, limit: limit)
+    }
+
+    func delete(_ key: String) async throws { try await base.delete(key) }
 }
