@@ -514,6 +514,11 @@ public final class Engine: Sendable {
         return .object(JSONObject([("namespace", .string(namespace)), ("versions", .array(versions))]))
     }
 
+    /// Throws unless the store answers (readiness: `ManifestStore.probe`).
+    public func checkStore() async throws {
+        try await manifests.probe()
+    }
+
     public func listNamespaces(prefix: String, cursor: String?, pageSize: Int) async throws -> JSONValue {
         let page = try await manifests.listNamespaces(namePrefix: prefix, cursor: cursor, limit: pageSize)
         var object = JSONObject([("namespaces", .array(page.names.map { .object(JSONObject([("id", .string($0))])) }))])

@@ -30,7 +30,7 @@ public struct Routes: Sendable {
     public func register(on router: Router<Context>) {
         on(router, .get, "/healthz") { _, _ in JSONResponse.ok(.object(JSONObject([("status", .string("ok"))]))) }
         on(router, .get, "/readyz") { _, _ in
-            _ = try await engine.listNamespaces(prefix: "", cursor: nil, pageSize: 1)
+            try await engine.checkStore()
             return JSONResponse.ok(.object(JSONObject([("status", .string("ready"))])))
         }
         on(router, .get, "/metrics") { _, _ in

@@ -177,11 +177,12 @@ public struct ManifestStore: Sendable {
         return try await latest(namespace)
     }
 
-    /// The newest manifest, or nil when the namespace does not exist.
-    public func latest(_ namespace: String, atLeast known: UInt64 = 0) async throws -> Manifest? {
+    /// The newest manifest, or nil when the namespace does not exist. `remember` keeps it in
+    /// the memo (a read this node will serve from; not a liveness check).
+    public func latest(_ namespace: String, atLeast known: UInt64 = 0, remember: Bool = true) async throws -> Manifest? {
         let version = try await newestVersion(namespace, atLeast: known)
         guard version > 0 else { return nil }
-        guard let manifest = try await read(namespace, version: version, remember: true) else {
+        guard let manifest = try await read(namespace, version: version, remember: remember) else {
             throw StoreError(.io, key: layout(namespace).manifestKey(version), "manifest vanished while being read")
         }
         return manifest
@@ -298,6 +299,12 @@ public struct ManifestStore: Sendable {
         }
     }
 
+    /// Whether the store answers: one LIST of at most one catalog marker (readiness probes;
+    /// reads no manifest, so probing leaves no trace in caches). Throws the store's error.
+    public func probe() async throws {
+        _ = try await store.list(prefix: NamespaceLayout.catalogPrefix(prefix), cursor: nil, limit: 1)
+    }
+
     /// Live namespace names in the catalog, in name order, after `cursor`, with the prefix.
     ///
     /// A marker alone does not make a namespace: a crash between the marker and the first
@@ -339,7 +346,7 @@ public struct ManifestStore: Sendable {
                 started += 1
                 group.addTask {
                     do {
-                        guard let newest = try await latest(name) else { return nil }
+                        guard let newest = try await latest(name, remember: false) else { return nil }
                         return newest.isDeleted ? nil : name
                     } catch is FormatError {
                         return name

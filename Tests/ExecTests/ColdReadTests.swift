@@ -150,6 +150,22 @@ struct ColdReadTests {
         }
     }
 
+    @Test("a readiness check lists one catalog marker and reads no manifest: the first query after it is still cold")
+    func readinessLeavesNoTrace() async throws {
+        let bucket = try await Self.populatedBucket()
+        try await withTempDirectory(prefix: "lagoon-cold") { cache in
+            let (engine, instrumented) = try Self.node(bucket, cache: cache.url)
+            try await engine.checkStore()
+            #expect(instrumented.counts.requests == [.list: 1], "\(instrumented.counts.requests)")
+            let cold = try await Self.analyze(engine, Self.bm25)
+            #expect(Self.int(cold, "sequential_rounds") == 3, "hint, manifest, data: \(cold)")
+
+            let faulty = FaultyStore(wrapping: bucket)
+            faulty.failNext(1, [.list])
+            await #expect(throws: StoreError.self) { try await Engine(store: faulty).checkStore() }
+        }
+    }
+
     @Test("a restarted node opens the segments of the version it remembers while the manifest round is in flight")
     func rememberedSegmentsOpenDuringTheManifestRound() async throws {
         let bucket = try await Self.populatedBucket()
