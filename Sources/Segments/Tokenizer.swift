@@ -68,9 +68,13 @@ public struct Tokenizer: Sendable {
         return result
     }
 
-    /// The term of one word of `words`: its stem when stemming is on, else the word.
+    /// The term of one word of `words`: its stem when stemming is on (through the stem cache,
+    /// as `tokens` stems), else the word.
     public func term(ofWord word: String) -> String {
-        config.stemming ? EnglishStemmer.stem(word) : word
+        guard config.stemming else { return word }
+        var one = [word]
+        Self.stem(&one)
+        return one[0]
     }
 
     /// Stems of recent words. Stemming is a pure function of the word and the costliest step
