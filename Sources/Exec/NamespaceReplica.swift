@@ -112,7 +112,7 @@ actor NamespaceReplica {
                 // local reads and decoding overlap the round trip instead of following it.
                 let remembered = await manifests.remembered(namespace)
                 async let preopened: Void = preopen(remembered?.manifest, prefetch)
-                hinted = try await manifests.latestFromHint(namespace, remembered: .some(remembered))
+                hinted = try await manifests.latestFromHint(namespace, remembered: remembered)
                 await preopened
                 newest = hinted?.version ?? 0
             } else {

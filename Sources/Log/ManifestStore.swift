@@ -159,13 +159,16 @@ public struct ManifestStore: Sendable {
         return keys.compactMap { UInt64($0.key.dropFirst(l.manifestPrefix.count)) }.max() ?? 0
     }
 
-    /// The newest manifest (nil when the namespace does not exist) in two round trips when
-    /// the CURRENT hint is right, for a node that knows no version yet: the hint, then the
-    /// hinted manifest read together with a probe of the next version. Otherwise as `latest`.
-    /// `remembered` is `remembered(namespace)` when the caller read it already.
-    public func latestFromHint(_ namespace: String, remembered: RememberedManifest?? = nil) async throws -> Manifest? {
-        let memo: RememberedManifest?
-        if let remembered { memo = remembered } else { memo = await self.remembered(namespace) }
+    /// The newest manifest (nil when the namespace does not exist), for a node that knows no
+    /// version yet: the remembered one when one round trip confirms it (§5.1), else in two
+    /// round trips when the CURRENT hint is right (the hint, then the hinted manifest read
+    /// together with a probe of the next version), else as `latest`.
+    public func latestFromHint(_ namespace: String) async throws -> Manifest? {
+        try await latestFromHint(namespace, remembered: await remembered(namespace))
+    }
+
+    /// `latestFromHint` with the memo already read (`remembered(namespace)`; nil: none).
+    public func latestFromHint(_ namespace: String, remembered memo: RememberedManifest?) async throws -> Manifest? {
         if let memo, let manifest = try await revalidate(namespace, memo) { return manifest }
         let l = layout(namespace)
         if let hint = try await readCurrentHint(l), hint > 0 {
