@@ -7,9 +7,9 @@ public import Log
 /// distinct strings, are dictionary-encoded: the distinct strings sorted by bytes, and a u32
 /// code per row (`nullCode` for null); filters then test each distinct string once. Any
 /// other column (mostly distinct strings included) stores each row's value with the WAL
-/// value codec. A column that fewer
-/// than a quarter of the rows have a value in stores only those rows and their values
-/// (sparse), so an attribute one row has costs that row, not the whole segment.
+/// value codec. A column that fewer than a quarter of the rows have a value in stores only
+/// those rows and their values (sparse), so an attribute one row has costs that row, not the
+/// whole segment.
 public enum SegmentColumn: Sendable {
     public static let nullCode = UInt32.max
 
