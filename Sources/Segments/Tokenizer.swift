@@ -102,14 +102,12 @@ public struct Tokenizer: Sendable {
 
     /// Terms of an attribute value: strings, and every string of a string array.
     public func tokens(of value: AttributeValue) -> [String] {
-        switch value {
-        case .string(let s): return tokens(s)
-        case .array(let items): return items.flatMap { tokens(of: $0) }
-        default: return []
-        }
+        var result = words(of: value)
+        if config.stemming { Self.stem(&result) }
+        return result
     }
 
-    /// `words` of an attribute value, as `tokens(of:)` takes its strings.
+    /// `words` of an attribute value: strings, and every string of a string array.
     public func words(of value: AttributeValue) -> [String] {
         switch value {
         case .string(let s): return words(s)
