@@ -321,6 +321,9 @@ def run(args, ds) -> dict:
             res["rss"]["settled_mb"], res["rss"]["settle_s"] = settle(server, client, ds)
             res["rss"]["peak_mb"] = mb(server.vm("VmHWM"))
             res["rss"]["steady_mb"] = res["rss"]["settled_mb"]
+            # What the settled RSS is made of: anonymous memory (heap) against mapped files
+            # (segment parts read in place from the local folder, which the kernel can drop).
+            res["rss"]["settled_anon_mb"], res["rss"]["settled_file_mb"] = mb(server.vm("RssAnon")), mb(server.vm("RssFile"))
             for key in ("peak_mb", "after_index_mb", "after_queries_mb", "settled_mb", "steady_mb"):
                 if res["rss"][key]:
                     res["rss"][key.replace("_mb", "_over_raw")] = res["rss"][key] / res["rss"]["raw_live_mb"]

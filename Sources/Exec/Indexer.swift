@@ -116,26 +116,20 @@ struct Indexer {
     }
 
     /// The merged segment's bytes: the inputs' visible rows, column by column. Vectors not
-    /// already in memory are read through private copies of the input segments, released once
-    /// gathered into the new segment's matrix, so compaction holds the inputs' vectors and
-    /// the merged ones only briefly together, and never pins them in the open-segment cache.
+    /// already in memory are read through a private copy of each input in turn, released once
+    /// gathered into the new segment's matrix, so compaction holds the merged vectors and one
+    /// input's at a time, and never pins them in the open-segment cache.
     static func merge(_ inputs: [SegmentView], config: NamespaceConfig, minSeq: UInt64, maxSeq: UInt64,
                       store: any ObjectStore) async throws -> Data {
-        let vectors = SegmentPartRequest(vectors: true)
-        var vectorViews: [SegmentView] = []
-        for view in inputs {
-            if view.segment.hasLoaded(vectors) {
-                vectorViews.append(view)
-            } else {
-                let copy = try await Segment.open(key: view.segment.key, size: view.segment.objectSize, store: store)
-                try await copy.load(vectors, store: store)
-                vectorViews.append(SegmentView(view, through: copy))
-            }
-        }
         let columns = SegmentPartRequest(columns: nil)
         for view in inputs { try await view.segment.load(columns, store: store) }
-        let rows = try SegmentRows(segments: inputs, vectorsFrom: vectorViews)
-        vectorViews = []
+        let vectors = SegmentPartRequest(vectors: true)
+        let rows = try await SegmentRows.merging(inputs) { view in
+            if view.segment.hasLoaded(vectors) { return view }
+            let copy = try await Segment.open(key: view.segment.key, size: view.segment.objectSize, store: store)
+            try await copy.load(vectors, store: store)
+            return SegmentView(view, through: copy)
+        }
         return try SegmentBuilder.build(rows, config: config, minSeq: minSeq, maxSeq: maxSeq)
     }
 

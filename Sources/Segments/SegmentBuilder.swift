@@ -10,8 +10,9 @@ public enum SegmentBuilder {
     }
 
     /// Builds from rows given column by column (flushes and compactions). `rows` is consumed:
-    /// its vectors are released once encoded, and each attribute column once its parts are,
-    /// so the build holds little more than the segment's own bytes.
+    /// its vectors are released once the object holds them, and each attribute column once its
+    /// parts are encoded, so the build holds little more than the vectors and the segment's
+    /// own bytes.
     public static func build(_ rows: consuming SegmentRows, config: NamespaceConfig, minSeq: UInt64, maxSeq: UInt64,
                              ivfOptions: IVFBuildOptions = IVFBuildOptions()) throws -> Data {
         var rows = rows
@@ -19,22 +20,23 @@ public enum SegmentBuilder {
         var textIndexes: [String: FullTextConfig] = [:]
         for (name, fts) in config.fullTextAttributes { textIndexes[name] = fts }
 
-        var parts: [(name: String, bytes: any ContiguousBytes)] = []
-        parts.append(("ids", SegmentIDs.encode(rows.ids)))
+        var parts: [(name: String, content: SegmentFile.PartContent)] = []
+        parts.append(("ids", .bytes(SegmentIDs.encode(rows.ids))))
         if let dimension = rows.dimension {
             // The IVF index of the segment's vectors; its lists hold every vector, so the
             // segment then has no `vectors` part. Too few to train leaves it pending (no
-            // `ivf` part), and queries scan the `vectors` part exactly meanwhile.
+            // `ivf` part), and queries scan the `vectors` part exactly meanwhile. A trained
+            // index is encoded straight into the object, from the matrix it keeps until then.
             var indexed = false
             if rows.vectorRows.count >= ivfOptions.minimumVectors,
-               case .trained(let index) = IVFIndex.build(vectors: rows.vectors, dimension: dimension, ordinals: rows.vectorRows,
+               case .trained(let draft) = IVFIndex.draft(vectors: rows.vectors, dimension: dimension, ordinals: rows.vectorRows,
                                                          ordinalBound: rowCount, metric: config.distanceMetric ?? .cosineDistance,
                                                          options: ivfOptions) {
-                parts.append(("ivf", index.residentBytes!))  // a new index is in memory
+                parts.append(("ivf", .written(length: draft.encodedLength, write: draft.write(into:))))
                 indexed = true
             }
             if !indexed {
-                parts.append(("vectors", SegmentVectors.encode(matrix: rows.vectors, rows: rows.vectorRows, rowCount: rowCount, dimension: dimension)))
+                parts.append(("vectors", .bytes(SegmentVectors.encode(matrix: rows.vectors, rows: rows.vectorRows, rowCount: rowCount, dimension: dimension))))
             }
             rows.vectors = []
             rows.vectorRows = []
@@ -46,22 +48,22 @@ public enum SegmentBuilder {
             let values = rows.column(name)
             if rows.attributeNames.contains(name), values.contains(where: { !$0.isNull }) {
                 attributes.append(name)
-                parts.append(("column/\(name)", SegmentColumn.encode(values)))
+                parts.append(("column/\(name)", .bytes(SegmentColumn.encode(values))))
                 // The attribute index of a filterable attribute (Specs/format/filter-index.md).
                 if FilterIndexCodec.isIndexed(name, config: config) {
-                    parts.append(("filter/\(name)", FilterIndexCodec.encode(values)))
+                    parts.append(("filter/\(name)", .bytes(FilterIndexCodec.encode(values))))
                 }
             }
             if let fts = textIndexes[name] {
                 // A flushed tail inverted its text as it was written: no second tokenisation.
                 let text = rows.invertedText(name, fts).map(SegmentTextIndex.encode)
                     ?? SegmentTextIndex.build(values, tokenizer: Tokenizer(fts))
-                parts.append(("text/\(name)", text))
+                parts.append(("text/\(name)", .bytes(text)))
             }
         }
         let meta = SegmentMeta(rowCount: rowCount, minSeq: minSeq, maxSeq: maxSeq, dimension: rows.dimension,
                                attributes: attributes, textIndexes: textIndexes)
-        parts.insert(("meta", try meta.encode()), at: 0)
+        parts.insert(("meta", .bytes(try meta.encode())), at: 0)
         return SegmentFile.assemble(consuming: parts)
     }
 }

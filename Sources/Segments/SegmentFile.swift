@@ -46,53 +46,73 @@ public enum SegmentFile {
 
     /// Assembles named parts into one object.
     public static func assemble(_ parts: [(name: String, bytes: [UInt8])]) -> Data {
-        assemble(consuming: parts.map { ($0.name, $0.bytes) })
+        assemble(consuming: parts.map { ($0.name, .bytes($0.bytes)) })
     }
 
-    /// `assemble` for large segments: copies each part into the object and releases it
-    /// right after, so the build never holds the parts and the whole object at once.
-    public static func assemble(consuming parts: consuming [(name: String, bytes: any ContiguousBytes)]) -> Data {
-        var parts = parts
-        var table = BinaryWriter()
-        table.u32(UInt32(parts.count))
-        var offset = aligned(headerSize)
-        for part in parts {
-            let length = part.bytes.withUnsafeBytes { $0.count }
-            table.string(part.name)
-            table.u64(UInt64(offset))
-            table.u64(UInt64(length))
-            table.u64(part.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
-            offset = aligned(offset + length)
+    /// What one part of a segment being assembled holds.
+    public enum PartContent {
+        case bytes(any ContiguousBytes)
+        /// `length` bytes that `write` encodes straight into their place in the object (handed
+        /// to it zero-filled): a large part is then never held beside the object it goes into.
+        case written(length: Int, write: (UnsafeMutableRawBufferPointer) -> Void)
+
+        var length: Int {
+            switch self {
+            case .bytes(let bytes): bytes.withUnsafeBytes { $0.count }
+            case .written(let length, _): length
+            }
         }
-        var head = BinaryWriter()
-        head.raw(headerMagic)
-        head.u16(version)
-        head.u8(ObjectEnvelope.Encoding.f32.rawValue)
-        head.u8(0)
-        var trailer = BinaryWriter()
-        trailer.u16(version)
-        trailer.u8(ObjectEnvelope.Encoding.f32.rawValue)
-        trailer.u8(0)
-        trailer.u64(UInt64(offset))
-        trailer.u64(UInt64(table.bytes.count))
-        trailer.u64(table.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
-        trailer.raw(trailerMagic)
-        var object = Data(count: offset + table.bytes.count + trailer.bytes.count)
+    }
+
+    /// `assemble` for large segments: each part goes into the object and is released right
+    /// after, so the build never holds the parts and the whole object at once.
+    public static func assemble(consuming parts: consuming [(name: String, content: PartContent)]) -> Data {
+        var parts = parts
+        // Every offset is known before a byte is written: the table's length depends only on
+        // the part names.
+        var offsets: [Int] = []
+        var offset = aligned(headerSize)
+        var tableLength = 4
+        for part in parts {
+            offsets.append(offset)
+            offset = aligned(offset + part.content.length)
+            tableLength += 4 + part.name.utf8.count + 24
+        }
+        let tableOffset = offset
+        var object = Data(count: tableOffset + tableLength + trailerSize)
         object.withUnsafeMutableBytes { out in
-            var at = 0
-            func put(_ bytes: UnsafeRawBufferPointer) {
-                UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: bytes)
-                at += bytes.count
-            }
-            head.bytes.withUnsafeBytes(put)
-            at = aligned(at)
+            var head = BinaryWriter()
+            head.raw(headerMagic)
+            head.u16(version)
+            head.u8(ObjectEnvelope.Encoding.f32.rawValue)
+            head.u8(0)
+            head.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
+            var table = BinaryWriter()
+            table.u32(UInt32(parts.count))
             for i in parts.indices {
-                parts[i].bytes.withUnsafeBytes(put)
-                parts[i].bytes = [UInt8]()
-                at = aligned(at)  // the padding stays zero (`Data(count:)`)
+                let range = offsets[i]..<(offsets[i] + parts[i].content.length)
+                let slot = UnsafeMutableRawBufferPointer(rebasing: out[range])
+                switch parts[i].content {
+                case .bytes(let bytes): bytes.withUnsafeBytes { slot.copyMemory(from: $0) }
+                case .written(_, let write): write(slot)
+                }
+                parts[i].content = .bytes([UInt8]())  // the padding after it stays zero (`Data(count:)`)
+                table.string(parts[i].name)
+                table.u64(UInt64(range.lowerBound))
+                table.u64(UInt64(range.count))
+                table.u64(ContentHash.xxh3(UnsafeRawBufferPointer(slot)))
             }
-            table.bytes.withUnsafeBytes(put)
-            trailer.bytes.withUnsafeBytes(put)
+            precondition(table.bytes.count == tableLength, "SegmentFile.assemble: part table length")
+            var trailer = BinaryWriter()
+            trailer.u16(version)
+            trailer.u8(ObjectEnvelope.Encoding.f32.rawValue)
+            trailer.u8(0)
+            trailer.u64(UInt64(tableOffset))
+            trailer.u64(UInt64(tableLength))
+            trailer.u64(table.bytes.withUnsafeBytes { ContentHash.xxh3($0) })
+            trailer.raw(trailerMagic)
+            table.bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[tableOffset...]).copyMemory(from: $0) }
+            trailer.bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[(tableOffset + tableLength)...]).copyMemory(from: $0) }
         }
         return object
     }

@@ -28,6 +28,12 @@ public enum IVFBuildResult: Sendable {
     case pending(reason: String)
 }
 
+/// `IVFBuildResult` before the index is written (`IVFIndex.draft`).
+public enum IVFDraftResult: Sendable {
+    case trained(IVFIndexDraft)
+    case pending(reason: String)
+}
+
 // The build (Specs/format/ivf.md §3):
 //   1. coarse k-means: √nlist centroids on a sample;
 //   2. every row goes to its nearest coarse centroid (and remembers its 6 nearest);
@@ -40,13 +46,14 @@ public enum IVFBuildResult: Sendable {
 // For cosine every step runs on unit-normalised copies of the rows; the lists store the rows
 // as given plus their inverse norms, which is what the exact path computes with.
 extension IVFIndex {
-    /// Builds an index over `vectors` (row-major, `ordinals.count × dimension`), where row `i`
-    /// is the segment row `ordinals[i]`.
+    /// Trains an index over `vectors` (row-major, `ordinals.count × dimension`), where row `i`
+    /// is the segment row `ordinals[i]`; `build` writes it into memory, a segment writer
+    /// straight into the segment.
     ///
     /// - Precondition: `dimension > 0`, `vectors.count == ordinals.count * dimension`, every
     ///   ordinal distinct and in `0..<ordinalBound`, `ordinalBound <= Int32.max + 1`.
-    public static func build(vectors: [Float], dimension: Int, ordinals: [Int32], ordinalBound: Int,
-                             metric: DistanceMetric, options: IVFBuildOptions = IVFBuildOptions()) -> IVFBuildResult {
+    public static func draft(vectors: [Float], dimension: Int, ordinals: [Int32], ordinalBound: Int,
+                             metric: DistanceMetric, options: IVFBuildOptions = IVFBuildOptions()) -> IVFDraftResult {
         precondition(dimension > 0, "IVFIndex.build: dimension must be positive")
         precondition(vectors.count == ordinals.count * dimension,
                      "IVFIndex.build: \(vectors.count) floats for \(ordinals.count) rows of \(dimension)")
@@ -58,24 +65,15 @@ extension IVFIndex {
         }
         let cosine = metric == .cosineDistance
         var rng = IVFRandom(seed: options.seed)
-        var inverseNorms: [Float] = []
-        var space = vectors
-        if cosine {
-            inverseNorms = [Float](repeating: 0, count: n)
-            space.withUnsafeMutableBufferPointer { s in
-                for i in 0..<n {
-                    let row = UnsafeMutableBufferPointer(rebasing: s[(i * dimension)..<((i + 1) * dimension)])
-                    let squared = VectorDistance.squaredNorm(UnsafeBufferPointer(row))
-                    inverseNorms[i] = squared > 0 ? 1 / squared.squareRoot() : 0
-                    VectorArithmetic.scale(row, by: inverseNorms[i])
-                }
-            }
-        }
         let automatic = min(Int((4 * Double(n).squareRoot()).rounded()), n / 32)
         let nlist = max(1, min(n, options.listCount ?? automatic))
 
-        var (centroids, labels) = space.withUnsafeBufferPointer { points in
-            IVFTrainer(points: points, count: n, dimension: dimension, iterations: options.iterations, passes: options.passes)
+        // Training runs on unit-normalised rows for cosine, made on demand from `vectors`.
+        let trainingNorms = cosine ? vectors.withUnsafeBufferPointer { IVFTrainingRows.inverseNorms(of: $0, dimension: dimension) } : nil
+        let inverseNorms = trainingNorms ?? []
+        var (centroids, labels) = vectors.withUnsafeBufferPointer { v in
+            IVFTrainer(rows: IVFTrainingRows(v, inverseNorms: trainingNorms, dimension: dimension),
+                       iterations: options.iterations, passes: options.passes)
                 .train(listCount: nlist, maxListSizeFactor: options.maxListSizeFactor, rng: &rng)
         }
         // Drop empty lists (k-means re-seeds them, but splitting duplicates can leave some).
@@ -91,21 +89,18 @@ extension IVFIndex {
         for i in 0..<n { labels[i] = remap[Int(labels[i])] }
         let listCount = centroids.count / dimension
 
-        let curve = space.withUnsafeBufferPointer { points in
-            IVFRecallEstimator.measure(points: points, count: n, dimension: dimension, listOf: labels, centroids: centroids,
-                                       cosine: cosine, sampleSize: options.recallSampleSize, rng: &rng)
+        let curve = vectors.withUnsafeBufferPointer { v in
+            IVFRecallEstimator.measure(rows: IVFTrainingRows(v, inverseNorms: trainingNorms, dimension: dimension),
+                                       listOf: labels, centroids: centroids, cosine: cosine,
+                                       sampleSize: options.recallSampleSize, rng: &rng)
         }
 
-        // Lists: rows in ascending ordinal order, raw vectors.
+        // Lists: rows in ascending ordinal order; their vectors stay in `vectors` until written.
         var members = [[Int]](repeating: [], count: listCount)
         for i in 0..<n { members[Int(labels[i])].append(i) }
         let lists: [IVFEncoder.List] = members.map { rows in
             let rows = rows.sorted { ordinals[$0] < ordinals[$1] }
-            var list = IVFEncoder.List(ordinals: rows.map { ordinals[$0] }, norms: [], vectors: [])
-            if cosine { list.norms = rows.map { inverseNorms[$0] } }
-            list.vectors.reserveCapacity(rows.count * dimension)
-            for r in rows { list.vectors.append(contentsOf: vectors[(r * dimension)..<((r + 1) * dimension)]) }
-            return list
+            return IVFEncoder.List(ordinals: rows.map { ordinals[$0] }, norms: cosine ? rows.map { inverseNorms[$0] } : [], rows: rows)
         }
         // The quantiser's ranges, sampled from the rows in list order as a reader of a version 1
         // index would (stored, so opening the index reads no vectors).
@@ -114,37 +109,89 @@ extension IVFIndex {
         for (l, list) in lists.enumerated() { for p in 0..<list.ordinals.count { listOfRow.append((l, p)) } }
         var low = [Float](repeating: .infinity, count: dimension)
         var high = [Float](repeating: -.infinity, count: dimension)
-        for r in IVFQuantizedLists.rangeSample(rowCount: n) {
-            let (l, p) = listOfRow[r]
-            lists[l].vectors.withUnsafeBufferPointer { v in
-                ScalarQuantizer.widen(&low, &high, with: UnsafeBufferPointer(rebasing: v[(p * dimension)..<((p + 1) * dimension)]),
+        vectors.withUnsafeBufferPointer { v in
+            for r in IVFQuantizedLists.rangeSample(rowCount: n) {
+                let (l, p) = listOfRow[r]
+                let row = lists[l].rows[p]
+                ScalarQuantizer.widen(&low, &high, with: UnsafeBufferPointer(rebasing: v[(row * dimension)..<((row + 1) * dimension)]),
                                       scale: cosine ? lists[l].norms[p] : 1)
             }
         }
-        let ranges = IVFQuantizerRanges(low: low, high: high)
-        let bytes = IVFEncoder.encode(metric: metric, dimension: dimension, ordinalBound: ordinalBound,
-                                      centroids: centroids, curve: curve, ranges: ranges, lists: lists)
-        do {
-            return .trained(try IVFIndex(decoding: bytes, object: "new ivf index", verifyLists: false))
-        } catch {
-            fatalError("IVFIndex.build wrote bytes it cannot read: \(error)")
+        return .trained(IVFIndexDraft(metric: metric, dimension: dimension, ordinalBound: ordinalBound, centroids: centroids,
+                                      curve: curve, ranges: IVFQuantizerRanges(low: low, high: high), lists: lists, vectors: vectors))
+    }
+
+    /// `draft` written into memory and opened: an index held in memory.
+    public static func build(vectors: [Float], dimension: Int, ordinals: [Int32], ordinalBound: Int,
+                             metric: DistanceMetric, options: IVFBuildOptions = IVFBuildOptions()) -> IVFBuildResult {
+        switch draft(vectors: vectors, dimension: dimension, ordinals: ordinals, ordinalBound: ordinalBound,
+                     metric: metric, options: options) {
+        case .pending(let reason):
+            return .pending(reason: reason)
+        case .trained(let draft):
+            var bytes = Data(count: draft.encodedLength)
+            bytes.withUnsafeMutableBytes { draft.write(into: $0) }
+            do {
+                return .trained(try IVFIndex(decoding: bytes, object: "new ivf index", verifyLists: false))
+            } catch {
+                fatalError("IVFIndex.build wrote bytes it cannot read: \(error)")
+            }
+        }
+    }
+}
+
+/// A trained index not yet written. Its length is known before any byte is, so a segment
+/// writer can reserve the index's place inside the segment object and have it encoded there:
+/// the build then never holds the segment's vectors twice (the matrix and the lists copied
+/// from it) nor the index beside the object it is copied into.
+public struct IVFIndexDraft: Sendable {
+    let metric: DistanceMetric
+    let dimension: Int
+    let ordinalBound: Int
+    let centroids: [Float]
+    let curve: [Float]
+    let ranges: IVFQuantizerRanges
+    let lists: [IVFEncoder.List]
+    /// The build's matrix, shared with the caller (not copied).
+    let vectors: [Float]
+    let layout: IVFEncoder.Layout
+
+    init(metric: DistanceMetric, dimension: Int, ordinalBound: Int, centroids: [Float], curve: [Float],
+         ranges: IVFQuantizerRanges, lists: [IVFEncoder.List], vectors: [Float]) {
+        self.metric = metric
+        self.dimension = dimension
+        self.ordinalBound = ordinalBound
+        self.centroids = centroids
+        self.curve = curve
+        self.ranges = ranges
+        self.lists = lists
+        self.vectors = vectors
+        layout = IVFEncoder.Layout(dimension: dimension, cosine: metric == .cosineDistance, curvePoints: curve.count, lists: lists)
+    }
+
+    /// Bytes of the encoded index (Specs/format/ivf.md).
+    public var encodedLength: Int { layout.total }
+
+    /// Encodes the index into `out`: exactly `encodedLength` zero-filled bytes at a 64-byte
+    /// aligned address.
+    public func write(into out: UnsafeMutableRawBufferPointer) {
+        vectors.withUnsafeBufferPointer { v in
+            IVFEncoder.write(into: out, layout: layout, metric: metric, dimension: dimension, ordinalBound: ordinalBound,
+                             centroids: centroids, curve: curve, ranges: ranges, lists: lists, vectors: v)
         }
     }
 }
 
 /// Two-level k-means over the training-space rows (steps 1–5 above).
 struct IVFTrainer {
-    let points: UnsafeBufferPointer<Float>
-    let count: Int
-    let dimension: Int
+    let rows: IVFTrainingRows
     let iterations: Int
     let passes: Int
     /// Coarse clusters each row remembers; its fine candidates are their centroids.
     let candidatesPerRow = 6
 
-    func row(_ i: Int) -> UnsafeBufferPointer<Float> {
-        UnsafeBufferPointer(rebasing: points[(i * dimension)..<((i + 1) * dimension)])
-    }
+    var count: Int { rows.count }
+    var dimension: Int { rows.dimension }
 
     /// Returns the centroids (`lists × dimension`) and every row's list.
     func train(listCount nlist: Int, maxListSizeFactor: Double, rng: inout IVFRandom) -> ([Float], [Int32]) {
@@ -188,7 +235,11 @@ struct IVFTrainer {
         for pass in 0...passes {
             assignPruned(centroids: centroids, nearestCoarse: nearestCoarse, m: m, fineRange: fineRange, labels: &labels)
             if pass < passes {
-                KMeans.update(points: points, count: count, dimension: dimension, labels: labels, centroids: &centroids, rng: &rng)
+                withScratch { scratch in
+                    KMeans.update(count: count, dimension: dimension, labels: labels, centroids: &centroids, rng: &rng) {
+                        rows.row($0, scratch: scratch)
+                    }
+                }
             }
         }
         split(&centroids, &labels, cap: Int((maxListSizeFactor * Double(count) / Double(nlist)).rounded(.up)), rng: &rng)
@@ -200,13 +251,16 @@ struct IVFTrainer {
     }
 
     /// k-means on the given rows (gathered into one contiguous matrix).
-    private func kmeans(rows: [Int], k: Int, rng: inout IVFRandom) -> [Float] {
-        var gathered = [Float]()
-        gathered.reserveCapacity(rows.count * dimension)
-        for r in rows { gathered.append(contentsOf: row(r)) }
+    private func kmeans(rows members: [Int], k: Int, rng: inout IVFRandom) -> [Float] {
+        let gathered = rows.gather(members)
         return gathered.withUnsafeBufferPointer {
-            KMeans.train(points: $0, count: rows.count, dimension: dimension, k: k, iterations: iterations, rng: &rng)
+            KMeans.train(points: $0, count: members.count, dimension: dimension, k: k, iterations: iterations, rng: &rng)
         }
+    }
+
+    /// A buffer for one training-space row.
+    private func withScratch<T>(_ body: (UnsafeMutableBufferPointer<Float>) -> T) -> T {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension, body)
     }
 
     /// For every row, its `m` nearest centroids, nearest first (`count × m`).
@@ -216,17 +270,17 @@ struct IVFTrainer {
         var out = [Int32](repeating: 0, count: count * m)
         var dots = [Float](repeating: 0, count: k)
         var top = TopKSelector(k: m)
-        centroids.withUnsafeBufferPointer { c in
+        withScratch { scratch in centroids.withUnsafeBufferPointer { c in
             for i in 0..<count {
                 dots.withUnsafeMutableBufferPointer { d in
-                    BatchScorer.dotAllFast(query: row(i), matrix: c, dimension: dimension, rows: 0..<k, into: d)
+                    BatchScorer.dotAllFast(query: rows.row(i, scratch: scratch), matrix: c, dimension: dimension, rows: 0..<k, into: d)
                     for j in 0..<k { d[j] = norms[j] - 2 * d[j] }
                     top.removeAll()
                     top.insert(scores: UnsafeBufferPointer(d), baseOrdinal: 0)
                 }
                 for (t, e) in top.sortedResults().enumerated() { out[i * m + t] = Int32(e.ordinal) }
             }
-        }
+        } }
         return out
     }
 
@@ -234,15 +288,16 @@ struct IVFTrainer {
         let norms = KMeans.squaredNorms(centroids, dimension: dimension)
         let widest = fineRange.map(\.count).max() ?? 0
         var dots = [Float](repeating: 0, count: widest)
-        centroids.withUnsafeBufferPointer { c in
+        withScratch { scratch in centroids.withUnsafeBufferPointer { c in
             dots.withUnsafeMutableBufferPointer { d in
                 for i in 0..<count {
+                    let row = rows.row(i, scratch: scratch)
                     var best = Int32(0)
                     var bestScore = Float.infinity
                     for t in 0..<m {
                         let range = fineRange[Int(nearestCoarse[i * m + t])]
                         guard !range.isEmpty else { continue }
-                        BatchScorer.dotAllFast(query: row(i), matrix: c, dimension: dimension, rows: range, into: d)
+                        BatchScorer.dotAllFast(query: row, matrix: c, dimension: dimension, rows: range, into: d)
                         for (j, centroid) in range.enumerated() {
                             let s = norms[centroid] - 2 * d[j]
                             if s < bestScore { bestScore = s; best = Int32(centroid) }
@@ -251,7 +306,7 @@ struct IVFTrainer {
                     labels[i] = best
                 }
             }
-        }
+        } }
     }
 
     /// Splits every list larger than `cap` into lists of about the mean size.
@@ -260,22 +315,20 @@ struct IVFTrainer {
         var members = [[Int]](repeating: [], count: listCount)
         for i in 0..<count { members[Int(labels[i])].append(i) }
         let mean = max(1, count / max(1, listCount))
-        for (list, rows) in members.enumerated() where rows.count > max(cap, 1) {
-            let parts = (rows.count + mean - 1) / mean
-            var gathered = [Float]()
-            gathered.reserveCapacity(rows.count * dimension)
-            for r in rows { gathered.append(contentsOf: row(r)) }
-            var local = [Int32](repeating: 0, count: rows.count)
+        for (list, listRows) in members.enumerated() where listRows.count > max(cap, 1) {
+            let parts = (listRows.count + mean - 1) / mean
+            let gathered = rows.gather(listRows)
+            var local = [Int32](repeating: 0, count: listRows.count)
             let sub = gathered.withUnsafeBufferPointer { g in
-                let sub = KMeans.train(points: g, count: rows.count, dimension: dimension, k: parts, iterations: iterations, rng: &rng)
-                KMeans.assign(points: g, count: rows.count, dimension: dimension, centroids: sub, labels: &local)
+                let sub = KMeans.train(points: g, count: listRows.count, dimension: dimension, k: parts, iterations: iterations, rng: &rng)
+                KMeans.assign(points: g, count: listRows.count, dimension: dimension, centroids: sub, labels: &local)
                 return sub
             }
             // Part 0 takes over the list's slot; the others are appended.
             let firstNew = centroids.count / dimension
             for j in 0..<dimension { centroids[list * dimension + j] = sub[j] }
             centroids += sub[dimension...]
-            for (i, r) in rows.enumerated() {
+            for (i, r) in listRows.enumerated() {
                 labels[r] = local[i] == 0 ? Int32(list) : Int32(firstNew + Int(local[i]) - 1)
             }
         }

@@ -303,106 +303,119 @@ public struct IVFHead: Sendable {
 
 /// Writes the bytes of an index.
 enum IVFEncoder {
-    /// One list to write: ordinals ascending; `norms` only for cosine; `vectors` row-major.
+    /// One list to write: ordinals ascending; `norms` only for cosine; `rows` the positions of
+    /// its vectors in the build's matrix, in the same order as `ordinals`.
     struct List {
         var ordinals: [Int32]
         var norms: [Float]
-        var vectors: [Float]
+        var rows: [Int]
     }
 
-    static func encode(metric: DistanceMetric, dimension: Int, ordinalBound: Int, centroids: [Float],
-                       curve: [Float], ranges: IVFQuantizerRanges, lists: [List]) -> Data {
+    /// Where everything goes: fixed before any byte is written, so a segment writer can
+    /// reserve the index's bytes inside the object and have them encoded in place.
+    struct Layout {
+        let headLength: Int
+        let listsStart: Int
+        let offsets: [Int]
+        let codeOffsets: [Int]
+        let total: Int
+
+        init(dimension: Int, cosine: Bool, curvePoints: Int, lists: [List]) {
+            headLength = IVFFormat.headLength(version: IVFFormat.version, dimension: dimension, listCount: lists.count,
+                                              curvePoints: curvePoints)
+            var cursor = IVFFormat.aligned(headLength)
+            listsStart = cursor
+            var offsets: [Int] = []
+            for list in lists {
+                offsets.append(cursor)
+                cursor = IVFFormat.aligned(cursor + IVFListLayout(count: list.ordinals.count, dimension: dimension, hasNorms: cosine).length)
+            }
+            var codeOffsets: [Int] = []
+            for list in lists {
+                codeOffsets.append(cursor)
+                cursor = IVFFormat.aligned(cursor + IVFCodeBlockLayout(count: list.ordinals.count, dimension: dimension, hasSquaredNorms: !cosine).length)
+            }
+            self.offsets = offsets
+            self.codeOffsets = codeOffsets
+            total = cursor
+        }
+    }
+
+    /// Writes the index into `out` (exactly `layout.total` bytes, zero-filled, 64-byte
+    /// aligned), taking each list's vectors from `vectors` (row-major, `dimension` floats a row).
+    static func write(into out: UnsafeMutableRawBufferPointer, layout: Layout, metric: DistanceMetric, dimension: Int,
+                      ordinalBound: Int, centroids: [Float], curve: [Float], ranges: IVFQuantizerRanges,
+                      lists: [List], vectors: UnsafeBufferPointer<Float>) {
+        #if _endian(big)
+        fatalError("IVF encoder assumes a little-endian host")
+        #endif
+        precondition(out.count == layout.total, "IVFEncoder.write: \(out.count) bytes for an index of \(layout.total)")
         let listCount = lists.count
         let cosine = metric == .cosineDistance
         let quantizer = ScalarQuantizer(low: ranges.low, high: ranges.high)
-        let headLength = IVFFormat.headLength(version: IVFFormat.version, dimension: dimension, listCount: listCount,
-                                              curvePoints: curve.count)
-        var offsets: [Int] = []
-        var cursor = IVFFormat.aligned(headLength)
-        let listsStart = cursor
-        for list in lists {
-            offsets.append(cursor)
-            cursor = IVFFormat.aligned(cursor + IVFListLayout(count: list.ordinals.count, dimension: dimension, hasNorms: cosine).length)
+        func put<T: FixedWidthInteger>(_ v: T, _ at: Int) { out.storeBytes(of: v.littleEndian, toByteOffset: at, as: T.self) }
+        func putFloats(_ values: [Float], _ at: Int) {
+            values.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + $0.count)]).copyMemory(from: $0) }
         }
-        var codeOffsets: [Int] = []
-        for list in lists {
-            codeOffsets.append(cursor)
-            cursor = IVFFormat.aligned(cursor + IVFCodeBlockLayout(count: list.ordinals.count, dimension: dimension, hasSquaredNorms: !cosine).length)
-        }
-        let total = cursor
-        // Written in place into the returned Data: a [UInt8] copied into Data would hold the
-        // whole index (every vector of the segment) twice at the peak of a build.
-        var bytes = Data(count: total)
-        bytes.withUnsafeMutableBytes { out in
-            func put<T: FixedWidthInteger>(_ v: T, _ at: Int) { out.storeBytes(of: v.littleEndian, toByteOffset: at, as: T.self) }
-            func putFloats(_ values: [Float], _ at: Int) {
-                values.withUnsafeBytes { src in
-                    #if _endian(big)
-                    fatalError("IVF encoder assumes a little-endian host")
-                    #else
-                    UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + src.count)]).copyMemory(from: src)
-                    #endif
-                }
+        // Lists and codes first: the directory needs their checksums.
+        var checksums: [UInt64] = []
+        var codeChecksums: [UInt64] = []
+        for (i, list) in lists.enumerated() {
+            let n = list.ordinals.count
+            let listLayout = IVFListLayout(count: n, dimension: dimension, hasNorms: cosine)
+            let base = layout.offsets[i]
+            for (j, o) in list.ordinals.enumerated() { put(o, base + 4 * j) }
+            if let normsOffset = listLayout.normsOffset { putFloats(list.norms, base + normsOffset) }
+            let listVectors = (out.baseAddress! + base + listLayout.vectorsOffset).bindMemory(to: Float.self, capacity: n * dimension)
+            for (j, r) in list.rows.enumerated() {
+                (listVectors + j * dimension).update(from: vectors.baseAddress! + r * dimension, count: dimension)
             }
-            // Lists and codes first: the directory needs their checksums.
-            var checksums: [UInt64] = []
-            var codeChecksums: [UInt64] = []
-            for (i, list) in lists.enumerated() {
-                let layout = IVFListLayout(count: list.ordinals.count, dimension: dimension, hasNorms: cosine)
-                let base = offsets[i]
-                for (j, o) in list.ordinals.enumerated() { put(o, base + 4 * j) }
-                if let n = layout.normsOffset { putFloats(list.norms, base + n) }
-                putFloats(list.vectors, base + layout.vectorsOffset)
-                checksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[base..<(base + layout.length)])))
+            checksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[base..<(base + listLayout.length)])))
 
-                // The list's codes, encoded straight into place (ranges of §1.4).
-                let n = list.ordinals.count
-                let codes = IVFCodeBlockLayout(count: n, dimension: dimension, hasSquaredNorms: !cosine)
-                let at = codeOffsets[i]
-                if n > 0, let block = UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + codes.length)]).baseAddress {
-                    list.vectors.withUnsafeBufferPointer { v in
-                        IVFQuantizedLists.encode(
-                            v.baseAddress!, count: n, quantizer: quantizer, scale: { cosine ? list.norms[$0] : 1 },
-                            codes: UnsafeMutableBufferPointer(start: block.assumingMemoryBound(to: UInt8.self), count: n * dimension),
-                            sums: UnsafeMutableBufferPointer(start: (block + codes.sumsOffset).assumingMemoryBound(to: Int32.self), count: n),
-                            squaredNorms: UnsafeMutableBufferPointer(start: codes.squaredNormsOffset.map { (block + $0).assumingMemoryBound(to: Float.self) },
-                                                                     count: codes.squaredNormsOffset == nil ? 0 : n))
-                    }
-                }
-                codeChecksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[at..<(at + codes.length)])))
+            // The list's codes, encoded straight into place (ranges of §1.4) from the vectors
+            // just written.
+            let codes = IVFCodeBlockLayout(count: n, dimension: dimension, hasSquaredNorms: !cosine)
+            let at = layout.codeOffsets[i]
+            if n > 0, let block = UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + codes.length)]).baseAddress {
+                IVFQuantizedLists.encode(
+                    listVectors, count: n, quantizer: quantizer, scale: { cosine ? list.norms[$0] : 1 },
+                    codes: UnsafeMutableBufferPointer(start: block.bindMemory(to: UInt8.self, capacity: n * dimension), count: n * dimension),
+                    sums: UnsafeMutableBufferPointer(start: (block + codes.sumsOffset).bindMemory(to: Int32.self, capacity: n), count: n),
+                    squaredNorms: UnsafeMutableBufferPointer(start: codes.squaredNormsOffset.map { (block + $0).bindMemory(to: Float.self, capacity: n) },
+                                                             count: codes.squaredNormsOffset == nil ? 0 : n))
             }
-            // Header.
-            IVFFormat.magic.withUnsafeBytes { out.copyMemory(from: $0) }
-            put(IVFFormat.version, 4)
-            put(ObjectEnvelope.Encoding.f32.rawValue, 6)
-            put(IVFFormat.metricCode(metric), 7)
-            put(UInt32(dimension), 8)
-            put(UInt32(listCount), 12)
-            put(UInt32(curve.count), 16)
-            // 20..<24 reserved (zero)
-            put(UInt64(lists.reduce(0) { $0 + $1.ordinals.count }), 24)
-            put(UInt64(ordinalBound), 32)
-            put(UInt64(headLength), 40)
-            put(UInt64(total - listsStart), 48)
-            // 56..<64 reserved (zero)
-            var at = IVFFormat.headerSize
-            putFloats(centroids, at)
-            at += 4 * centroids.count
-            putFloats(curve, at)
-            at += 4 * curve.count
-            putFloats(ranges.low, at)
-            putFloats(ranges.high, at + 4 * dimension)
-            at += 8 * dimension
-            for i in 0..<listCount {
-                put(UInt64(offsets[i]), at)
-                put(UInt32(lists[i].ordinals.count), at + 8)
-                put(UInt32(0), at + 12)
-                put(checksums[i], at + 16)
-                put(codeChecksums[i], at + 24)
-                at += IVFFormat.directoryEntrySize(version: IVFFormat.version)
-            }
-            put(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[0..<at])), at)
+            codeChecksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[at..<(at + codes.length)])))
         }
-        return bytes
+        // Header.
+        IVFFormat.magic.withUnsafeBytes { out.copyMemory(from: $0) }
+        put(IVFFormat.version, 4)
+        put(ObjectEnvelope.Encoding.f32.rawValue, 6)
+        put(IVFFormat.metricCode(metric), 7)
+        put(UInt32(dimension), 8)
+        put(UInt32(listCount), 12)
+        put(UInt32(curve.count), 16)
+        // 20..<24 reserved (zero)
+        put(UInt64(lists.reduce(0) { $0 + $1.ordinals.count }), 24)
+        put(UInt64(ordinalBound), 32)
+        put(UInt64(layout.headLength), 40)
+        put(UInt64(layout.total - layout.listsStart), 48)
+        // 56..<64 reserved (zero)
+        var at = IVFFormat.headerSize
+        putFloats(centroids, at)
+        at += 4 * centroids.count
+        putFloats(curve, at)
+        at += 4 * curve.count
+        putFloats(ranges.low, at)
+        putFloats(ranges.high, at + 4 * dimension)
+        at += 8 * dimension
+        for i in 0..<listCount {
+            put(UInt64(layout.offsets[i]), at)
+            put(UInt32(lists[i].ordinals.count), at + 8)
+            put(UInt32(0), at + 12)
+            put(checksums[i], at + 16)
+            put(codeChecksums[i], at + 24)
+            at += IVFFormat.directoryEntrySize(version: IVFFormat.version)
+        }
+        put(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[0..<at])), at)
     }
 }

@@ -31,42 +31,62 @@ public struct IVFRecallCurve: Sendable, Equatable {
 enum IVFRecallEstimator {
     static let k = 10
 
+    /// Rows are scored against the sampled queries a block at a time (normalised once per
+    /// block), so the measurement holds a block of training-space rows, not all of them.
+    static let rowsPerBlock = 4_096
+
     /// - Parameters:
-    ///   - points: the training-space matrix (`count × dimension`).
+    ///   - rows: every row, in training space on demand.
     ///   - listOf: the list of every row.
     ///   - cosine: true to rank by −dot (unit rows), false by squared Euclidean distance.
-    static func measure(points: UnsafeBufferPointer<Float>, count: Int, dimension: Int, listOf: [Int32],
-                        centroids: [Float], cosine: Bool, sampleSize: Int, rng: inout IVFRandom) -> [Float] {
+    static func measure(rows: IVFTrainingRows, listOf: [Int32], centroids: [Float], cosine: Bool, sampleSize: Int,
+                        rng: inout IVFRandom) -> [Float] {
+        let count = rows.count, dimension = rows.dimension
         let listCount = centroids.count / dimension
         let sample = rng.sample(min(sampleSize, count), from: count)
         guard !sample.isEmpty, count > k else { return [] }
+        // Each sampled query's exact top-k among the other rows, block by block.
+        let queries = rows.gather(sample)
+        var tops = [TopKSelector](repeating: TopKSelector(k: k), count: sample.count)
+        var scores = [Float](repeating: 0, count: rowsPerBlock)
+        for start in stride(from: 0, to: count, by: rowsPerBlock) {
+            let end = min(count, start + rowsPerBlock)
+            let normalised = rows.inverseNorms == nil ? [] : rows.gather(start..<end)
+            normalised.withUnsafeBufferPointer { gathered in
+                let m = rows.inverseNorms == nil ? UnsafeBufferPointer(rebasing: rows.vectors[(start * dimension)..<(end * dimension)]) : gathered
+                queries.withUnsafeBufferPointer { q in
+                    scores.withUnsafeMutableBufferPointer { out in
+                        for (t, s) in sample.enumerated() {
+                            let query = UnsafeBufferPointer(rebasing: q[(t * dimension)..<((t + 1) * dimension)])
+                            if cosine {
+                                BatchScorer.dotAllFast(query: query, matrix: m, dimension: dimension, rows: 0..<(end - start), into: out)
+                                for i in 0..<(end - start) { out[i] = -out[i] }
+                            } else {
+                                BatchScorer.l2SquaredAll(query: query, matrix: m, dimension: dimension, rows: 0..<(end - start), into: out)
+                            }
+                            if (start..<end).contains(s) { out[s - start] = .infinity }  // the query's own row is not its neighbour
+                            tops[t].insert(scores: UnsafeBufferPointer(rebasing: out[0..<(end - start)]), baseOrdinal: start)
+                        }
+                    }
+                }
+            }
+        }
         let norms = KMeans.squaredNorms(centroids, dimension: dimension)
         var found = [Int](repeating: 0, count: listCount + 1)  // found[r]: true neighbours in the r-th nearest list
-        var scores = [Float](repeating: 0, count: count)
         var centroidScores = [Float](repeating: 0, count: listCount)
         var rankOfList = [Int](repeating: 0, count: listCount)
-        var top = TopKSelector(k: k)
         centroids.withUnsafeBufferPointer { c in
-            for s in sample {
-                let q = UnsafeBufferPointer(rebasing: points[(s * dimension)..<((s + 1) * dimension)])
-                scores.withUnsafeMutableBufferPointer { out in
-                    if cosine {
-                        BatchScorer.dotAllFast(query: q, matrix: points, dimension: dimension, rows: 0..<count, into: out)
-                        for i in 0..<count { out[i] = -out[i] }
-                    } else {
-                        BatchScorer.l2SquaredAll(query: q, matrix: points, dimension: dimension, rows: 0..<count, into: out)
+            queries.withUnsafeBufferPointer { q in
+                for t in sample.indices {
+                    let query = UnsafeBufferPointer(rebasing: q[(t * dimension)..<((t + 1) * dimension)])
+                    centroidScores.withUnsafeMutableBufferPointer { out in
+                        BatchScorer.dotAllFast(query: query, matrix: c, dimension: dimension, rows: 0..<listCount, into: out)
+                        for j in 0..<listCount { out[j] = norms[j] - 2 * out[j] }
                     }
-                    out[s] = .infinity  // the query's own row is not its neighbour
-                    top.removeAll()
-                    top.insert(scores: UnsafeBufferPointer(out), baseOrdinal: 0)
+                    let order = (0..<listCount).sorted { (centroidScores[$0], $0) < (centroidScores[$1], $1) }
+                    for (r, list) in order.enumerated() { rankOfList[list] = r }
+                    for neighbour in tops[t].sortedResults() { found[rankOfList[Int(listOf[neighbour.ordinal])]] += 1 }
                 }
-                centroidScores.withUnsafeMutableBufferPointer { out in
-                    BatchScorer.dotAllFast(query: q, matrix: c, dimension: dimension, rows: 0..<listCount, into: out)
-                    for j in 0..<listCount { out[j] = norms[j] - 2 * out[j] }
-                }
-                let order = (0..<listCount).sorted { (centroidScores[$0], $0) < (centroidScores[$1], $1) }
-                for (r, list) in order.enumerated() { rankOfList[list] = r }
-                for neighbour in top.sortedResults() { found[rankOfList[Int(listOf[neighbour.ordinal])]] += 1 }
             }
         }
         let truths = Float(sample.count * k)

@@ -117,6 +117,14 @@ enum KMeans {
     /// largest.
     static func update(points: UnsafeBufferPointer<Float>, count: Int, dimension: Int, labels: [Int32],
                        centroids: inout [Float], rng: inout IVFRandom) {
+        update(count: count, dimension: dimension, labels: labels, centroids: &centroids, rng: &rng) {
+            UnsafeBufferPointer(rebasing: points[($0 * dimension)..<(($0 + 1) * dimension)])
+        }
+    }
+
+    /// `update` over rows handed out one at a time by `row` (valid until its next call).
+    static func update(count: Int, dimension: Int, labels: [Int32], centroids: inout [Float], rng: inout IVFRandom,
+                       row: (Int) -> UnsafeBufferPointer<Float>) {
         let k = centroids.count / dimension
         var sums = [Float](repeating: 0, count: k * dimension)
         var sizes = [Int](repeating: 0, count: k)
@@ -124,8 +132,7 @@ enum KMeans {
             for i in 0..<count {
                 let c = Int(labels[i])
                 sizes[c] += 1
-                VectorArithmetic.add(UnsafeBufferPointer(rebasing: points[(i * dimension)..<((i + 1) * dimension)]),
-                                     into: UnsafeMutableBufferPointer(rebasing: s[(c * dimension)..<((c + 1) * dimension)]))
+                VectorArithmetic.add(row(i), into: UnsafeMutableBufferPointer(rebasing: s[(c * dimension)..<((c + 1) * dimension)]))
             }
             for c in 0..<k where sizes[c] > 0 {
                 VectorArithmetic.scale(UnsafeMutableBufferPointer(rebasing: s[(c * dimension)..<((c + 1) * dimension)]),
