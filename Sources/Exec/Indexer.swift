@@ -101,6 +101,7 @@ struct Indexer {
             let bytes = try await Self.merge(inputs, config: base.config, minSeq: minSeq, maxSeq: maxSeq, store: manifests.store)
             let key = manifests.layout(base.namespace).root + "segments/\(NamespaceLayout.padded(maxSeq))-\(token).seg"
             try await manifests.store.put(key, bytes, condition: .ifAbsent)
+            MemoryBreakdown.mark("compaction: segment written")
             replacement.append(try Self.reference(key: key, object: bytes, rows: rows, minSeq: minSeq, maxSeq: maxSeq))
         }
         // The merged rows exclude what the tail shadows; the tail stays, so it keeps doing so.
@@ -123,6 +124,7 @@ struct Indexer {
                       store: any ObjectStore) async throws -> Data {
         let columns = SegmentPartRequest(columns: nil)
         for view in inputs { try await view.segment.load(columns, store: store) }
+        MemoryBreakdown.mark("compaction: inputs' columns loaded")
         let vectors = SegmentPartRequest(vectors: true)
         let rows = try await SegmentRows.merging(inputs) { view in
             if view.segment.hasLoaded(vectors) { return view }
@@ -130,7 +132,10 @@ struct Indexer {
             try await copy.load(vectors, store: store)
             return SegmentView(view, through: copy)
         }
-        return try SegmentBuilder.build(rows, config: config, minSeq: minSeq, maxSeq: maxSeq)
+        MemoryBreakdown.mark("compaction: vectors gathered")
+        defer { MemoryBreakdown.mark("compaction: segment assembled") }
+        // Moved, not copied: the builder releases the matrix once the object holds it.
+        return try SegmentBuilder.build(consume rows, config: config, minSeq: minSeq, maxSeq: maxSeq)
     }
 
     /// Commits `segments` on top of the newest version. A writer's commit in between only

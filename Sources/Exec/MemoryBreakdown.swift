@@ -34,10 +34,18 @@ enum MemoryBreakdown {
         #endif
     }
 
-    /// VmRSS of this process (0 where /proc is missing).
-    static func residentBytes() -> Int {
+    /// One step of a flush or compaction: RSS now and the peak so far.
+    static func mark(_ label: String) {
+        guard enabled else { return }
+        let mb = { (bytes: Int) in String(format: "%.1f", Double(bytes) / 1_048_576) }
+        let line = "[memory] \(label): rss \(mb(residentBytes())) MB, peak \(mb(residentBytes("VmHWM:"))) MB\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// VmRSS (or another field of /proc/self/status) of this process; 0 where /proc is missing.
+    static func residentBytes(_ field: String = "VmRSS:") -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
               let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
         return kb * 1024
     }

@@ -15,7 +15,6 @@ public enum SegmentBuilder {
     /// own bytes.
     public static func build(_ rows: consuming SegmentRows, config: NamespaceConfig, minSeq: UInt64, maxSeq: UInt64,
                              ivfOptions: IVFBuildOptions = IVFBuildOptions()) throws -> Data {
-        var rows = rows
         let rowCount = rows.count
         var textIndexes: [String: FullTextConfig] = [:]
         for (name, fts) in config.fullTextAttributes { textIndexes[name] = fts }
