@@ -18,9 +18,11 @@ enum NodeSetup {
         var options: EngineOptions
     }
 
-    /// Loads lagoon.toml and the environment, starts logging, warns about unknown keys.
+    /// Loads lagoon.toml and the environment, starts logging, warns about unknown keys, and
+    /// sets the allocator's policy for a long-running node.
     static func configure(file: String?) throws -> (ServerConfig, Logger) {
         let settings = try ServerConfig.load(file: file)
+        ReleaseFreedMemory.keepLargeAllocationsOutOfArenas()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
