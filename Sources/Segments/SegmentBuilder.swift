@@ -25,20 +25,23 @@ public enum SegmentBuilder {
             // The IVF index of the segment's vectors; its lists hold every vector, so the
             // segment then has no `vectors` part. Too few to train leaves it pending (no
             // `ivf` part), and queries scan the `vectors` part exactly meanwhile. A trained
-            // index is encoded straight into the object, from the matrix it keeps until then.
-            var indexed = false
+            // index is encoded straight into the object; a large matrix waits for that in a
+            // temporary file, so the object and the matrix are never in memory together.
+            var trained: IVFIndexDraft? = nil
             if rows.vectorRows.count >= ivfOptions.minimumVectors,
                case .trained(let draft) = IVFIndex.draft(vectors: rows.vectors, dimension: dimension, ordinals: rows.vectorRows,
                                                          ordinalBound: rowCount, metric: config.distanceMetric ?? .cosineDistance,
                                                          options: ivfOptions) {
-                parts.append(("ivf", .written(length: draft.encodedLength, write: draft.write(into:))))
-                indexed = true
-            }
-            if !indexed {
+                trained = draft
+            } else {
                 parts.append(("vectors", .bytes(SegmentVectors.encode(matrix: rows.vectors, rows: rows.vectorRows, rowCount: rowCount, dimension: dimension))))
             }
             rows.vectors = []
             rows.vectorRows = []
+            if var draft = trained {
+                if draft.rowBytes >= ivfOptions.spillRowsFromBytes { try draft.spillRows() }
+                parts.append(("ivf", .written(length: draft.encodedLength, write: draft.write(into:))))
+            }
         }
         // Columns and text indexes, one attribute in memory at a time; a column no row has a
         // value in is not written.
@@ -63,6 +66,6 @@ public enum SegmentBuilder {
         let meta = SegmentMeta(rowCount: rowCount, minSeq: minSeq, maxSeq: maxSeq, dimension: rows.dimension,
                                attributes: attributes, textIndexes: textIndexes)
         parts.insert(("meta", .bytes(try meta.encode())), at: 0)
-        return SegmentFile.assemble(consuming: parts)
+        return try SegmentFile.assemble(consuming: parts)
     }
 }

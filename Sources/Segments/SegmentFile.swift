@@ -44,17 +44,12 @@ public enum SegmentFile {
 
     static func aligned(_ offset: Int) -> Int { (offset + partAlignment - 1) / partAlignment * partAlignment }
 
-    /// Assembles named parts into one object.
-    public static func assemble(_ parts: [(name: String, bytes: [UInt8])]) -> Data {
-        assemble(consuming: parts.map { ($0.name, .bytes($0.bytes)) })
-    }
-
     /// What one part of a segment being assembled holds.
     public enum PartContent {
         case bytes(any ContiguousBytes)
         /// `length` bytes that `write` encodes straight into their place in the object (handed
         /// to it zero-filled): a large part is then never held beside the object it goes into.
-        case written(length: Int, write: (UnsafeMutableRawBufferPointer) -> Void)
+        case written(length: Int, write: (UnsafeMutableRawBufferPointer) throws -> Void)
 
         var length: Int {
             switch self {
@@ -66,7 +61,7 @@ public enum SegmentFile {
 
     /// `assemble` for large segments: each part goes into the object and is released right
     /// after, so the build never holds the parts and the whole object at once.
-    public static func assemble(consuming parts: consuming [(name: String, content: PartContent)]) -> Data {
+    public static func assemble(consuming parts: consuming [(name: String, content: PartContent)]) throws -> Data {
         var parts = parts
         // Every offset is known before a byte is written: the table's length depends only on
         // the part names.
@@ -80,7 +75,7 @@ public enum SegmentFile {
         }
         let tableOffset = offset
         var object = Data(count: tableOffset + tableLength + trailerSize)
-        object.withUnsafeMutableBytes { out in
+        try object.withUnsafeMutableBytes { out in
             var head = BinaryWriter()
             head.raw(headerMagic)
             head.u16(version)
@@ -94,7 +89,7 @@ public enum SegmentFile {
                 let slot = UnsafeMutableRawBufferPointer(rebasing: out[range])
                 switch parts[i].content {
                 case .bytes(let bytes): bytes.withUnsafeBytes { slot.copyMemory(from: $0) }
-                case .written(_, let write): write(slot)
+                case .written(_, let write): try write(slot)
                 }
                 parts[i].content = .bytes([UInt8]())  // the padding after it stays zero (`Data(count:)`)
                 table.string(parts[i].name)

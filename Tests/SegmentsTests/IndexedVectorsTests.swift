@@ -91,4 +91,28 @@ struct IndexedVectorsTests {
         }
         #expect(blocks == 1, "the vectors part is one block")
     }
+
+    /// A build whose rows wait in a temporary file while the index is written (the large
+    /// segments of flushes and compactions) writes the same bytes as one that keeps them in
+    /// memory; a spill that cannot happen fails the build, not the process.
+    @Test(arguments: [DistanceMetric.cosineDistance, .euclideanSquared])
+    func spilledRowsWriteTheSameSegment(metric: DistanceMetric) async throws {
+        let config = NamespaceConfig(distanceMetric: metric, dimension: Self.dimension)
+        var inMemory = IVFBuildOptions()
+        inMemory.spillRowsFromBytes = .max
+        var spilled = IVFBuildOptions()
+        spilled.spillRowsFromBytes = 0
+        let kept = try SegmentBuilder.build(Self.documents(), config: config, minSeq: 1, maxSeq: 1, ivfOptions: inMemory)
+        let written = try SegmentBuilder.build(Self.documents(), config: config, minSeq: 1, maxSeq: 1, ivfOptions: spilled)
+        #expect(written == kept)
+        #expect(try await Self.open(written, SegmentPartRequest(vectors: true)).vectorIndex != nil)
+
+        let rows = SegmentRows(documents: Self.documents())
+        guard case .trained(var draft) = IVFIndex.draft(vectors: rows.vectors, dimension: Self.dimension, ordinals: rows.vectorRows,
+                                                        ordinalBound: rows.count, metric: metric) else {
+            Issue.record("1,300 rows train an index")
+            return
+        }
+        #expect(throws: (any Error).self) { try draft.spillRows(directory: "/nonexistent-lagoon-directory") }
+    }
 }

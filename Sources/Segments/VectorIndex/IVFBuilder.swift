@@ -16,6 +16,9 @@ public struct IVFBuildOptions: Sendable {
     public var passes = 4
     /// Lists holding more than this many times the mean list size are split.
     public var maxListSizeFactor = 3.0
+    /// A segment build moves rows of at least this many bytes to a temporary file once the
+    /// index is trained, so the segment object is assembled without them in memory.
+    public var spillRowsFromBytes = 32 << 20
     /// Seed of every random choice, so a build is reproducible.
     public var seed: UInt64 = 0x4956_4621_5345_4544
 
@@ -130,7 +133,11 @@ extension IVFIndex {
             return .pending(reason: reason)
         case .trained(let draft):
             var bytes = Data(count: draft.encodedLength)
-            bytes.withUnsafeMutableBytes { draft.write(into: $0) }
+            do {
+                try bytes.withUnsafeMutableBytes { try draft.write(into: $0) }
+            } catch {
+                fatalError("IVFIndex.build: a draft whose rows are in memory cannot fail to write: \(error)")
+            }
             do {
                 return .trained(try IVFIndex(decoding: bytes, object: "new ivf index", verifyLists: false))
             } catch {
@@ -152,8 +159,9 @@ public struct IVFIndexDraft: Sendable {
     let curve: [Float]
     let ranges: IVFQuantizerRanges
     let lists: [IVFEncoder.List]
-    /// The build's matrix, shared with the caller (not copied).
-    let vectors: [Float]
+    /// The build's matrix, shared with the caller (not copied), until `spillRows` moves it.
+    private var vectors: [Float]
+    private var spilled: SpilledMatrix?
     let layout: IVFEncoder.Layout
 
     init(metric: DistanceMetric, dimension: Int, ordinalBound: Int, centroids: [Float], curve: [Float],
@@ -172,12 +180,34 @@ public struct IVFIndexDraft: Sendable {
     /// Bytes of the encoded index (Specs/format/ivf.md).
     public var encodedLength: Int { layout.total }
 
+    /// Bytes of the rows the lists are copied from while they are in memory.
+    public var rowBytes: Int { vectors.count * 4 }
+
+    /// Moves the rows to a temporary file (`SpilledMatrix`), so that writing the index holds
+    /// them outside the process's memory; the matrix is freed once the caller drops its own
+    /// reference to it.
+    public mutating func spillRows(directory: String? = nil) throws {
+        guard spilled == nil else { return }
+        spilled = try SpilledMatrix(vectors, dimension: dimension, directory: directory ?? NSTemporaryDirectory())
+        vectors = []
+    }
+
     /// Encodes the index into `out`: exactly `encodedLength` zero-filled bytes at a 64-byte
-    /// aligned address.
-    public func write(into out: UnsafeMutableRawBufferPointer) {
-        vectors.withUnsafeBufferPointer { v in
-            IVFEncoder.write(into: out, layout: layout, metric: metric, dimension: dimension, ordinalBound: ordinalBound,
-                             centroids: centroids, curve: curve, ranges: ranges, lists: lists, vectors: v)
+    /// aligned address. Throws only when spilled rows cannot be read back.
+    public func write(into out: UnsafeMutableRawBufferPointer) throws {
+        let d = dimension
+        if let spilled {
+            try IVFEncoder.write(into: out, layout: layout, metric: metric, dimension: d, ordinalBound: ordinalBound,
+                                 centroids: centroids, curve: curve, ranges: ranges, lists: lists) { row, to in
+                try spilled.read(row: row, into: UnsafeMutableRawPointer(to))
+            }
+        } else {
+            vectors.withUnsafeBufferPointer { v in
+                IVFEncoder.write(into: out, layout: layout, metric: metric, dimension: d, ordinalBound: ordinalBound,
+                                 centroids: centroids, curve: curve, ranges: ranges, lists: lists) { row, to in
+                    to.update(from: v.baseAddress! + row * d, count: d)
+                }
+            }
         }
     }
 }

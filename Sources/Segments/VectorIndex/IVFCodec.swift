@@ -342,10 +342,10 @@ enum IVFEncoder {
     }
 
     /// Writes the index into `out` (exactly `layout.total` bytes, zero-filled, 64-byte
-    /// aligned), taking each list's vectors from `vectors` (row-major, `dimension` floats a row).
+    /// aligned); `copyRow(r, to)` puts the build's row `r` (`dimension` floats) at `to`.
     static func write(into out: UnsafeMutableRawBufferPointer, layout: Layout, metric: DistanceMetric, dimension: Int,
                       ordinalBound: Int, centroids: [Float], curve: [Float], ranges: IVFQuantizerRanges,
-                      lists: [List], vectors: UnsafeBufferPointer<Float>) {
+                      lists: [List], copyRow: (Int, UnsafeMutablePointer<Float>) throws -> Void) rethrows {
         #if _endian(big)
         fatalError("IVF encoder assumes a little-endian host")
         #endif
@@ -367,9 +367,7 @@ enum IVFEncoder {
             for (j, o) in list.ordinals.enumerated() { put(o, base + 4 * j) }
             if let normsOffset = listLayout.normsOffset { putFloats(list.norms, base + normsOffset) }
             let listVectors = (out.baseAddress! + base + listLayout.vectorsOffset).bindMemory(to: Float.self, capacity: n * dimension)
-            for (j, r) in list.rows.enumerated() {
-                (listVectors + j * dimension).update(from: vectors.baseAddress! + r * dimension, count: dimension)
-            }
+            for (j, r) in list.rows.enumerated() { try copyRow(r, listVectors + j * dimension) }
             checksums.append(ContentHash.xxh3(UnsafeRawBufferPointer(rebasing: out[base..<(base + listLayout.length)])))
 
             // The list's codes, encoded straight into place (ranges of §1.4) from the vectors

@@ -82,7 +82,11 @@ final class FakeHTTPServer: Sendable {
                 return
             }
             accepted.add(1, ordering: .relaxed)
-            DispatchQueue.global().async { self.serve(connection) }
+            // A thread of its own: a connection blocks in read(2) while its client keeps it
+            // alive, and idle keep-alive connections parked on Dispatch's shared pool starved
+            // it when the whole suite ran at once (requests stalled, clients reconnected).
+            let thread = Thread { self.serve(connection) }
+            thread.start()
         }
     }
 
